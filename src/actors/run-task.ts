@@ -1,0 +1,74 @@
+/**
+ * One task from start to outcome: mark it running (durably, before any handler side effect),
+ * run it in its type's pool, return any VRAM it grew, record the outcome durably, report.
+ * It never rejects: every way a task can end becomes a terminal record.
+ */
+import { fromPromise } from 'xstate';
+import { ErrorCode } from '../errors.js';
+import type { Device } from '../gpu/detect.js';
+import type { TaskStore } from '../store/task-store.js';
+import type { QueueEntry, TaskRecord } from '../task.js';
+import type { Pools } from '../threads/pools.js';
+import type { WorkerReply } from '../threads/protocol.js';
+import type { VramLedger } from '../threads/vram-ledger.js';
+
+export interface TaskRunDeps {
+  store: TaskStore;
+  pools: Pools;
+  ledger: VramLedger;
+  started(record: TaskRecord): void;
+  finished(record: TaskRecord): void;
+  /** A store failure: the task cannot be recorded; the scheduler logs it. */
+  broken(entry: QueueEntry, error: unknown): void;
+}
+
+export interface RunTaskInput {
+  entry: QueueEntry;
+  device: Device | undefined;
+}
+
+export async function executeTask(deps: TaskRunDeps, { entry, device }: RunTaskInput): Promise<void> {
+  try {
+    const record = await deps.store.markRunning(entry.id, {
+      startedAt: Date.now(),
+      ...(device ? { device: device.id } : {}),
+    });
+    deps.started(record);
+    let reply: WorkerReply;
+    try {
+      reply = await deps.pools.run({
+        op: 'run',
+        taskId: entry.id,
+        seq: entry.seq,
+        type: entry.type,
+        payload: record.payload,
+        ...(device ? { device: { id: device.id, index: device.index } } : {}),
+      });
+    } catch (error) {
+      reply = { ok: false, error: { code: ErrorCode.WORKER_CRASHED, message: crashMessage(error) } };
+    } finally {
+      // Whatever the task grew beyond its batch's lease, even if its thread died holding it.
+      deps.ledger.releaseTagged(entry.seq);
+    }
+    const finishedAt = Date.now();
+    const done = await deps.store.finish(
+      entry.id,
+      reply.ok
+        ? { status: 'succeeded', value: reply.value, finishedAt }
+        : { status: 'failed', error: reply.error, finishedAt },
+    );
+    deps.finished(done);
+  } catch (error) {
+    deps.broken(entry, error);
+  }
+}
+
+/** The actor a batch spawns per task. */
+export function createRunTask(deps: TaskRunDeps) {
+  return fromPromise<void, RunTaskInput>(({ input }) => executeTask(deps, input));
+}
+
+function crashMessage(error: unknown): string {
+  const reason = error instanceof Error ? error.message : String(error);
+  return `the worker thread died while running this task (${reason})`;
+}

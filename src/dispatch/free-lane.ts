@@ -1,0 +1,56 @@
+/**
+ * Tasks of `gpu: false` types skip VRAM accounting and batching: they start as soon as the
+ * shared free-lane pool has room, most urgent and oldest first across the free types.
+ */
+import { PRIORITY_RANK, type QueueEntry } from '../task.js';
+import type { TaskQueues } from './queues.js';
+
+export interface FreeLaneOptions {
+  queues: TaskQueues;
+  /** The `gpu: false` type names. */
+  types: readonly string[];
+  /** Tasks in flight at most: a little above the thread count keeps every thread fed. */
+  capacity: number;
+  run(entry: QueueEntry): Promise<void>;
+  /** Called after each task settles and the lane's count is updated. */
+  settled(): void;
+}
+
+export class FreeLane {
+  inFlight = 0;
+  private stopped = false;
+
+  constructor(private readonly options: FreeLaneOptions) {}
+
+  /** Starts queued free-lane tasks while there is room. */
+  pump(): void {
+    const { queues, capacity } = this.options;
+    while (!this.stopped && this.inFlight < capacity) {
+      const entry = this.next();
+      if (!entry) return;
+      queues.shift(entry.type);
+      this.inFlight++;
+      void this.options.run(entry).finally(() => {
+        this.inFlight--;
+        this.pump();
+        this.options.settled();
+      });
+    }
+  }
+
+  /** No new starts; tasks in flight finish. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private next(): QueueEntry | undefined {
+    let best: QueueEntry | undefined;
+    for (const type of this.options.types) {
+      const head = this.options.queues.peek(type);
+      if (head && (!best || PRIORITY_RANK[head.priority] - PRIORITY_RANK[best.priority] < 0 || (head.priority === best.priority && head.seq < best.seq))) {
+        best = head;
+      }
+    }
+    return best;
+  }
+}

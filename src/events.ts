@@ -1,0 +1,21 @@
+/** The events a scheduler emits, typed by name and payload (`scheduler.on(name, listener)`). */
+import type { Priority, TaskResult } from './task.js';
+
+export interface SchedulerEvents {
+  /** A task was durably acknowledged and queued. */
+  'task:queued': (event: { id: string; type: string; priority: Priority; seq: number }) => void;
+  /** A task was durably marked running and handed to its thread. */
+  'task:started': (event: { id: string; type: string; device?: string; startedAt: number }) => void;
+  /** A task ended well; its result is durable. */
+  'task:succeeded': (result: TaskResult) => void;
+  /** A task ended in failure (`result.error.code` says why); its result is durable. */
+  'task:failed': (result: TaskResult) => void;
+  /** A batch reserved VRAM on a device and started taking its type's tasks. */
+  'batch:started': (event: { type: string; device: string; vramGb: number }) => void;
+  /** A batch ran out of tasks (or was stopped), unloaded its model and returned its VRAM. */
+  'batch:ended': (event: { type: string; device: string; tasks: number }) => void;
+  /** `close()` finished: threads stopped, store closed. */
+  closed: () => void;
+}
+
+export type SchedulerEventName = keyof SchedulerEvents;

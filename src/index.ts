@@ -1,0 +1,27 @@
+/** vram-scheduler: the public API. Everything a user needs, nothing internal. */
+export { createScheduler, Scheduler, type SchedulerSnapshot } from './scheduler.js';
+export { getScheduler, resetScheduler } from './singleton.js';
+export type { SchedulerOptions, TypeOptions, DeviceOptions } from './options.js';
+export type { SubmitOptions, SubmitReceipt } from './submit.js';
+export type { SchedulerEvents, SchedulerEventName } from './events.js';
+export {
+  PRIORITIES,
+  type Priority,
+  type TaskStatus,
+  type TerminalStatus,
+  type TaskError,
+  type TaskRecord,
+  type TaskResult,
+} from './task.js';
+export {
+  ErrorCode,
+  SchedulerError,
+  InvalidOptionsError,
+  UnknownTypeError,
+  InvalidPayloadError,
+  QueueFullError,
+  BudgetExceedsDevicesError,
+  SchedulerClosedError,
+  TaskNotFoundError,
+  StoreError,
+} from './errors.js';

@@ -1,0 +1,145 @@
+/**
+ * One batch: one type's tasks run back to back on one device, under one lease, so the model
+ * loads once. The supervisor reserves the lease and spawns the batch; the batch takes tasks
+ * from its type's queue (up to `concurrency` at a time) until the queue is empty, then
+ * unloads the model and returns the lease.
+ *
+ *   running ──(queue empty, nothing in flight)──────────────▶ unloading ─▶ released
+ *      └──(STOP, or the next task needs VRAM that is not free)─▶ finishing ─┘
+ *
+ * The machine holds control only: counts and the lease handle. Tasks stay in the queues.
+ */
+import { assign, enqueueActions, fromPromise, sendParent, setup, type ActorLogic, type AnyEventObject } from 'xstate';
+import type { RunTaskInput } from '../actors/run-task.js';
+import type { TaskQueues } from '../dispatch/queues.js';
+import type { Device } from '../gpu/detect.js';
+import type { VramLedger } from '../threads/vram-ledger.js';
+
+export interface BatchDeps {
+  queues: TaskQueues;
+  ledger: VramLedger;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  runTask: ActorLogic<any, any, RunTaskInput, any, any>;
+  /** Runs the handler's `unload()` in the type's thread. */
+  unload(type: string): Promise<void>;
+}
+
+export interface BatchInput {
+  type: string;
+  device: Device;
+  /** Ledger lease handle, already reserved by the supervisor. */
+  lease: number;
+  /** What the lease holds now: the type's budget, or more when the first task overrides it. */
+  leaseMiB: number;
+  /** The type's budget: the lease never shrinks below it while the batch lives. */
+  budgetMiB: number;
+  concurrency: number;
+}
+
+export interface BatchContext extends BatchInput {
+  inFlight: number;
+  /** Tasks this batch has started. */
+  started: number;
+  /** The next task needs more VRAM than the lease could grow to: finish and let it wait. */
+  blocked: boolean;
+}
+
+/** Sent to the supervisor when the lease has been returned. */
+export interface BatchEndedEvent {
+  type: 'BATCH_ENDED';
+  batchType: string;
+  device: string;
+  tasks: number;
+}
+
+export type BatchEvent = { type: 'TASKS_AVAILABLE' } | { type: 'STOP' } | AnyEventObject;
+
+export function createBatchMachine(deps: BatchDeps) {
+  return setup({
+    types: {} as { context: BatchContext; input: BatchInput; events: BatchEvent },
+    actors: {
+      runTask: deps.runTask,
+      unload: fromPromise<void, string>(({ input }) => deps.unload(input)),
+    },
+    actions: {
+      /** Takes queued tasks while there is room; grows the lease for a task that overrides its budget. */
+      fill: enqueueActions(({ context, enqueue }) => {
+        let { inFlight, leaseMiB, started } = context;
+        let blocked = false;
+        while (inFlight < context.concurrency) {
+          const entry = deps.queues.peek(context.type);
+          if (!entry) break;
+          const needMiB = Math.max(context.budgetMiB, entry.vramMiB);
+          if (needMiB > leaseMiB) {
+            if (!deps.ledger.resize(context.lease, needMiB)) {
+              blocked = true;
+              break;
+            }
+            leaseMiB = needMiB;
+          }
+          deps.queues.shift(context.type);
+          enqueue.spawnChild('runTask', { id: `task:${entry.id}`, input: { entry, device: context.device } });
+          inFlight++;
+          started++;
+        }
+        enqueue.assign({ inFlight, leaseMiB, started, blocked });
+      }),
+      /** A task ended: once nothing is in flight, give back what was grown for an override. */
+      taskDone: assign(({ context }) => {
+        const inFlight = context.inFlight - 1;
+        if (inFlight === 0 && context.leaseMiB > context.budgetMiB) {
+          deps.ledger.resize(context.lease, context.budgetMiB);
+          return { inFlight, leaseMiB: context.budgetMiB };
+        }
+        return { inFlight };
+      }),
+      releaseLease: ({ context }) => deps.ledger.release(context.lease),
+      reportEnded: sendParent(({ context }): BatchEndedEvent => ({
+        type: 'BATCH_ENDED',
+        batchType: context.type,
+        device: context.device.id,
+        tasks: context.started,
+      })),
+    },
+    guards: {
+      idle: ({ context }) => context.inFlight === 0,
+      blocked: ({ context }) => context.blocked,
+    },
+  }).createMachine({
+    id: 'batch',
+    context: ({ input }) => ({ ...input, inFlight: 0, started: 0, blocked: false }),
+    initial: 'running',
+    states: {
+      running: {
+        entry: 'fill',
+        on: {
+          TASKS_AVAILABLE: { actions: 'fill' },
+          'xstate.done.actor.*': { actions: ['taskDone', 'fill'] },
+          STOP: 'finishing',
+        },
+        always: [
+          { guard: 'blocked', target: 'finishing' },
+          { guard: 'idle', target: 'unloading' },
+        ],
+      },
+      finishing: {
+        on: { 'xstate.done.actor.*': { actions: 'taskDone' } },
+        always: { guard: 'idle', target: 'unloading' },
+      },
+      unloading: {
+        invoke: {
+          src: 'unload',
+          input: ({ context }) => context.type,
+          onDone: 'released',
+          onError: 'released',
+        },
+      },
+      released: {
+        type: 'final',
+        entry: ['releaseLease', 'reportEnded'],
+      },
+    },
+  });
+}
+
+export type BatchMachine = ReturnType<typeof createBatchMachine>;

@@ -1,0 +1,112 @@
+/**
+ * The options a user passes to `createScheduler()`. Validated once, in `resolveConfig()`
+ * (src/config.ts); everything past that edge trusts the resolved config.
+ */
+import type { Logger } from 'pino';
+
+/** One task type: one handler module, one model, one VRAM budget. */
+export interface TypeOptions {
+  /**
+   * Module that default-exports a handler made with `defineHandler()`.
+   * A relative path resolves against `process.cwd()`; a file URL (string or `URL`) or an
+   * absolute path is taken as is. The file must exist when the scheduler is created.
+   * @example './handlers/cover-letter.js'
+   * @example new URL('./handlers/cover-letter.js', import.meta.url)
+   */
+  handler: string | URL;
+  /**
+   * VRAM budget in GB for one batch of this type (one loaded model).
+   * Overridden by the config file (`scheduler.vram_budgets.<type>`) and then by the
+   * environment variable `VRAM_BUDGET_<TYPE>` (type upper-cased, every character outside
+   * `[A-Z0-9]` replaced by `_`). A GPU type with no budget from any source is warned about
+   * and reserves nothing. Ignored (with a warning) when `gpu` is `false`.
+   * @default undefined (no budget)
+   * @example 9.5
+   */
+  vramGb?: number;
+  /**
+   * `false` = free lane: no VRAM accounting, tasks run at once in a shared thread pool.
+   * @default true
+   */
+  gpu?: boolean;
+  /**
+   * Tasks of this type a batch runs at once in its (single) worker thread, sharing the
+   * loaded model. A positive integer, at most 256.
+   * @default 1
+   */
+  concurrency?: number;
+}
+
+/** A simulated device: use instead of detecting real GPUs (tests, benches, shares of a card). */
+export interface DeviceOptions {
+  /**
+   * Unique, non-empty device id; it appears in logs and in `TaskResult.device`.
+   * @example 'gpu0'
+   */
+  id: string;
+  /**
+   * Capacity of the device in GB: a finite number > 0.
+   * @example 24
+   */
+  vramGb: number;
+}
+
+/** Options of `createScheduler()`. */
+export interface SchedulerOptions {
+  /**
+   * The task types, by name. At least one. A name is 1–64 characters of
+   * `[A-Za-z0-9_.-]`, starts with a letter or digit and never contains `..`
+   * (names appear in logs, environment variable names and store keys).
+   * @example { cover_letter: { handler: './handlers/cover-letter.js', vramGb: 8 } }
+   */
+  types: Record<string, TypeOptions>;
+  /**
+   * Directory of the durable task store, relative to `process.cwd()` unless absolute.
+   * @default './.vram-scheduler'
+   */
+  dataDir?: string;
+  /**
+   * Simulated devices: a non-empty array with unique ids. When absent, real NVIDIA GPUs are
+   * detected (through `nvidia-smi`); with none, one unlimited `cpu` device is used.
+   * @default undefined (detect real GPUs)
+   * @example [{ id: 'gpu0', vramGb: 24 }, { id: 'gpu1', vramGb: 24 }]
+   */
+  devices?: DeviceOptions[];
+  /**
+   * A YAML (`.yaml`, `.yml`) or JSON (`.json`) file, relative to `process.cwd()` unless
+   * absolute. Recognised keys: `scheduler.vram_budgets` (type → GB) and
+   * `scheduler.max_queue_depth` (positive integer). Values in the file override these
+   * options; `VRAM_BUDGET_<TYPE>` environment variables override the file.
+   * @default undefined (no config file)
+   * @example './scheduler.yaml'
+   */
+  configFile?: string;
+  /**
+   * Queued tasks per type before `submit` rejects with `QueueFullError`. A positive integer.
+   * `scheduler.max_queue_depth` in the config file, when present, wins over this option
+   * (the file is the deploy-time override, like budgets).
+   * @default 500
+   */
+  maxQueueDepth?: number;
+  /**
+   * A pino logger. The scheduler logs through `logger.child({ service: serviceName })`.
+   * @default pino({ name: serviceName, level: env.VRAM_SCHEDULER_LOG_LEVEL ?? 'info' })
+   */
+  logger?: Logger;
+  /**
+   * Name used for the default logger and the `service` field of log lines.
+   * @default 'vram-scheduler'
+   */
+  serviceName?: string;
+  /**
+   * Threads of the shared free-lane pool (types with `gpu: false`). A positive integer.
+   * @default os.availableParallelism()
+   */
+  freeLaneThreads?: number;
+  /**
+   * Environment read for `VRAM_BUDGET_<TYPE>` and `VRAM_SCHEDULER_LOG_LEVEL`
+   * (for tests and embedding).
+   * @default process.env
+   */
+  env?: Record<string, string | undefined>;
+}

@@ -1,0 +1,292 @@
+/**
+ * The durable truth: task records and the ordered queue index in one LMDB environment.
+ *
+ * Every state change is a few plain `put`/`remove` calls made in one synchronous block.
+ * lmdb-js batches all writes of one event-loop turn into one transaction, so a record and
+ * its index entries always commit together, and thousands of submits share one fsync.
+ * Each method's promise resolves when that transaction is committed and flushed.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { open, type Database, type RootDatabase, type RootDatabaseOptionsWithPath } from 'lmdb';
+import { StoreError, TaskNotFoundError, expected } from '../errors.js';
+import { PRIORITY_RANK, isTerminal, type QueueEntry, type TaskRecord, type TaskStatus } from '../task.js';
+
+export interface TaskStoreOptions {
+  /** Data directory; created with mode 0700 when missing. */
+  dir: string;
+}
+
+export interface FinishFields {
+  status: 'succeeded' | 'failed' | 'cancelled';
+  value?: unknown;
+  error?: { code: string; message: string };
+  finishedAt: number;
+}
+
+/** `[type, priority rank, seq]`: ordered-binary keys sort element by element, so one range read yields dispatch order. */
+type QueueKey = [string, number, number];
+
+const INTERRUPTED = { code: 'INTERRUPTED', message: 'interrupted by restart: the process stopped while this task ran' };
+const LMDB_MAGIC = 0xbeefc0de;
+const LMDB_DATA_VERSION = 2;
+/** Directories open in this process: a second handle would hand out duplicate sequence numbers. */
+const openDirs = new Set<string>();
+
+const queueKey = (r: { type: string; priority: TaskRecord['priority']; seq: number }): QueueKey => [
+  r.type,
+  PRIORITY_RANK[r.priority],
+  r.seq,
+];
+
+export class TaskStore {
+  readonly dir: string;
+  readonly #root: RootDatabase;
+  readonly #tasks: Database<TaskRecord, string>;
+  readonly #queue: Database<QueueEntry, QueueKey>;
+  readonly #running: Database<true, string>;
+  readonly #meta: Database<number, string>;
+  /** Last number handed out by nextSeq(). */
+  #seq: number;
+  /** Highest seq written to meta (committed or in flight): meta never moves backwards. */
+  #persistedSeq: number;
+  /** Records written but not yet committed, so get() and the next state change see them (read-your-writes). */
+  readonly #pending = new Map<string, TaskRecord>();
+  #closed = false;
+
+  private constructor(dir: string, root: RootDatabase) {
+    this.dir = dir;
+    this.#root = root;
+    this.#tasks = root.openDB<TaskRecord, string>('tasks', {});
+    this.#queue = root.openDB<QueueEntry, QueueKey>('queue', {});
+    this.#running = root.openDB<true, string>('running', {});
+    this.#meta = root.openDB<number, string>('meta', {});
+    const seq = this.#meta.get('seq') ?? 0;
+    if (!Number.isSafeInteger(seq) || seq < 0) throw new Error(`meta.seq is ${String(seq)}, not a sequence number`);
+    this.#seq = this.#persistedSeq = seq;
+  }
+
+  /** Opens (creating the directory 0700). Not an LMDB store, corrupted or unwritable → StoreError naming the path and the fix. */
+  static open(options: TaskStoreOptions): TaskStore {
+    if (typeof options?.dir !== 'string' || options.dir === '') throw expected('options.dir', 'a non-empty string', options?.dir);
+    const dir = prepareDirectory(path.resolve(options.dir));
+    if (openDirs.has(dir)) throw storeError(dir, 'it is already open in this process', 'close the other TaskStore first');
+    // lmdb-js 3.x crashes the whole process (double free in its native open error path) when
+    // mdb_env_open fails, so everything LMDB would refuse is checked here first.
+    checkDataFile(dir);
+    let root: RootDatabase | undefined;
+    try {
+      // noSubdir: false, or a directory named like `jobs.db` is taken for a file; files private like the directory.
+      const lmdbOptions: RootDatabaseOptionsWithPath & { permissionsMode: number } = {
+        path: dir,
+        noSubdir: false,
+        maxDbs: 8,
+        permissionsMode: 0o600,
+      };
+      root = open(lmdbOptions);
+      const store = new TaskStore(dir, root);
+      openDirs.add(dir);
+      return store;
+    } catch (cause) {
+      void root?.close();
+      throw storeError(dir, `LMDB could not open it (${describe(cause)})`, RESTORE_FIX, cause);
+    }
+  }
+
+  /** Next acknowledgement number: monotonic across restarts (persisted by insert). */
+  nextSeq(): number {
+    return ++this.#seq;
+  }
+
+  /** Writes a new queued task and its index entry; resolves once committed. */
+  insert(record: TaskRecord, entry: QueueEntry): Promise<void> {
+    if (this.#closed) return this.#rejectClosed('insert');
+    const { id } = record;
+    if (entry.id !== id || entry.type !== record.type || entry.priority !== record.priority || entry.seq !== record.seq) {
+      return Promise.reject(new StoreError(`Queue entry for task ${JSON.stringify(id)} does not match its record (id, type, priority and seq must agree)`));
+    }
+    if (record.status !== 'queued') return Promise.reject(new StoreError(`Cannot insert task ${JSON.stringify(id)} as ${record.status}: new tasks are queued`));
+    if (this.#pending.has(id) || this.#tasks.doesExist(id)) return Promise.reject(new StoreError(`Task id ${JSON.stringify(id)} already exists: ids must be unique`));
+    const key = queueKey(record);
+    let done: Promise<boolean>;
+    try {
+      this.#queue.put(key, entry); // may throw (key too long): nothing written yet
+      try {
+        done = this.#tasks.put(id, record); // may throw (payload msgpack cannot encode)
+      } catch (error) {
+        this.#queue.remove(key); // same turn, same transaction: undoes the index entry
+        throw error;
+      }
+      if (record.seq > this.#persistedSeq) {
+        this.#persistedSeq = record.seq;
+        this.#meta.put('seq', record.seq);
+      }
+    } catch (cause) {
+      return Promise.reject(new StoreError(`Cannot store task ${JSON.stringify(id)} (${describe(cause)}): payloads must be plain data`, { cause }));
+    }
+    return this.#settle(record, done).then(() => undefined);
+  }
+
+  /** queued → running: one transaction moves the task from the queue index to `running`. */
+  markRunning(id: string, fields: { startedAt: number; device?: string }): Promise<TaskRecord> {
+    if (this.#closed) return this.#rejectClosed('markRunning');
+    const current = this.get(id);
+    if (current === undefined) return Promise.reject(new TaskNotFoundError(id));
+    if (current.status !== 'queued') return Promise.reject(new StoreError(`Cannot start task ${JSON.stringify(id)}: it is ${current.status}, not queued`));
+    const next: TaskRecord = { ...current, status: 'running', startedAt: fields.startedAt };
+    if (fields.device !== undefined) next.device = fields.device;
+    const done = this.#tasks.put(id, next); // the record was encodable at insert, so this cannot throw
+    this.#queue.remove(queueKey(current));
+    this.#running.put(id, true);
+    return this.#settle(next, done);
+  }
+
+  /** queued | running → terminal, removing its index entry in the same transaction. Returns the updated record. */
+  finish(id: string, fields: FinishFields): Promise<TaskRecord> {
+    if (this.#closed) return this.#rejectClosed('finish');
+    const current = this.get(id);
+    if (current === undefined) return Promise.reject(new TaskNotFoundError(id));
+    if (isTerminal(current.status)) return Promise.reject(new StoreError(`Cannot finish task ${JSON.stringify(id)}: it already ended (${current.status})`));
+    const next: TaskRecord = { ...current, status: fields.status, finishedAt: fields.finishedAt };
+    if (fields.value !== undefined) next.value = fields.value;
+    if (fields.error !== undefined) next.error = { code: fields.error.code, message: fields.error.message };
+    let done: Promise<boolean>;
+    try {
+      done = this.#tasks.put(id, next); // first: only the result value can fail to encode
+    } catch (cause) {
+      return Promise.reject(new StoreError(`Cannot store the result of task ${JSON.stringify(id)} (${describe(cause)}): return plain data`, { cause }));
+    }
+    if (current.status === 'queued') this.#queue.remove(queueKey(current));
+    else this.#running.remove(id);
+    return this.#settle(next, done);
+  }
+
+  /** Synchronous read; sees this store's own writes before they commit. */
+  get(id: string): TaskRecord | undefined {
+    if (this.#closed) throw new StoreError(`Cannot read task ${JSON.stringify(id)}: the task store at ${this.dir} is closed`);
+    return this.#pending.get(id) ?? this.#tasks.get(id);
+  }
+
+  /**
+   * Startup recovery: tasks that were running when the process stopped become failed
+   * INTERRUPTED (one transaction, awaited); returns the queue in index order.
+   */
+  async recover(now: number): Promise<{ queued: QueueEntry[]; interrupted: string[] }> {
+    if (this.#closed) return this.#rejectClosed('recover');
+    const interrupted: string[] = [];
+    let done: Promise<boolean> | undefined;
+    for (const id of Array.from(this.#running.getKeys())) {
+      const record = this.get(id);
+      if (record?.status === 'running') {
+        done = this.#tasks.put(id, { ...record, status: 'failed', error: { ...INTERRUPTED }, finishedAt: now });
+        interrupted.push(id);
+      }
+      done = this.#running.remove(id);
+    }
+    if (done !== undefined) await done.catch((cause: unknown) => Promise.reject(this.#commitError(cause)));
+    return { queued: Array.from(this.#queue.getRange(), ({ value }) => value), interrupted };
+  }
+
+  /** Committed records per status. Scans every record: for tests and snapshots, not the hot path. */
+  counts(): Record<TaskStatus, number> {
+    if (this.#closed) throw new StoreError(`Cannot count tasks: the task store at ${this.dir} is closed`);
+    const counts: Record<TaskStatus, number> = { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 };
+    for (const { value } of this.#tasks.getRange()) counts[value.status]++;
+    return counts;
+  }
+
+  /** Waits for writes in flight to commit, then closes the environment. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    // Flag first: an lmdb-js write after close throws from a setImmediate and kills the process.
+    this.#closed = true;
+    try {
+      await this.#root.close();
+    } finally {
+      openDirs.delete(this.dir);
+      this.#pending.clear();
+    }
+  }
+
+  /** Tracks `record` as pending until `done` commits; maps commit failures to StoreError. */
+  #settle(record: TaskRecord, done: Promise<boolean>): Promise<TaskRecord> {
+    this.#pending.set(record.id, record);
+    const forget = (): void => {
+      if (this.#pending.get(record.id) === record) this.#pending.delete(record.id);
+    };
+    return done.then(
+      () => (forget(), record),
+      (cause: unknown) => (forget(), Promise.reject(this.#commitError(cause))),
+    );
+  }
+
+  #commitError(cause: unknown): StoreError {
+    return new StoreError(`Commit to the task store at ${this.dir} failed (${describe(cause)}): check free disk space and that the directory is writable`, { cause });
+  }
+
+  #rejectClosed(call: string): Promise<never> {
+    return Promise.reject(new StoreError(`Cannot ${call}: the task store at ${this.dir} is closed`));
+  }
+}
+
+const RESTORE_FIX = 'it is corrupted or not a task store: move it aside to start empty, or restore it from a backup';
+
+function storeError(dir: string, problem: string, fix: string, cause?: unknown): StoreError {
+  return new StoreError(`Cannot open the task store at ${dir}: ${problem}; ${fix}`, cause === undefined ? undefined : { cause });
+}
+
+function describe(cause: unknown): string {
+  return cause instanceof Error ? cause.message : String(cause);
+}
+
+/** Creates the directory (0700, umask notwithstanding) and checks that it is a writable directory; returns its real path. */
+function prepareDirectory(dir: string): string {
+  try {
+    if (fs.mkdirSync(dir, { recursive: true, mode: 0o700 }) !== undefined) fs.chmodSync(dir, 0o700);
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    const problem = code === 'EEXIST' || code === 'ENOTDIR' ? 'the path (or a parent) is a file, not a directory' : `the directory cannot be created (${describe(cause)})`;
+    throw storeError(dir, problem, 'set options.dir to a directory this process may create and write', cause);
+  }
+  try {
+    if (!fs.statSync(dir).isDirectory()) throw new Error('not a directory');
+    fs.accessSync(dir, fs.constants.R_OK | fs.constants.W_OK | fs.constants.X_OK);
+    for (const file of ['data.mdb', 'lock.mdb']) {
+      const filePath = path.join(dir, file);
+      if (fs.existsSync(filePath)) fs.accessSync(filePath, fs.constants.R_OK | fs.constants.W_OK);
+    }
+    return fs.realpathSync(dir);
+  } catch (cause) {
+    throw storeError(dir, `it is not a readable and writable directory (${describe(cause)})`, 'fix its permissions (chmod 700, owned by this user) or choose another directory', cause);
+  }
+}
+
+/** What mdb_env_open checks of data.mdb: meta page 0 (P_META flag, magic, version) and room for the meta pages. */
+function checkDataFile(dir: string): void {
+  const file = path.join(dir, 'data.mdb');
+  let header: Buffer;
+  let size: number;
+  try {
+    size = fs.statSync(file).size;
+    if (size === 0) return; // LMDB initialises an empty file
+    header = Buffer.alloc(64);
+    const fd = fs.openSync(file, 'r');
+    try {
+      fs.readSync(fd, header, 0, header.length, 0);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return; // a new store
+    throw storeError(dir, `data.mdb cannot be read (${describe(cause)})`, RESTORE_FIX, cause);
+  }
+  // This fork's page header is 24 bytes: flags at 18, then MDB_meta (magic, version, address, mapsize, dbs[0].pad = page size).
+  const pageSize = header.readUInt32LE(48);
+  const valid =
+    (header.readUInt16LE(18) & 0x08) !== 0 &&
+    header.readUInt32LE(24) === LMDB_MAGIC &&
+    (header.readUInt32LE(28) & 0xffff) === LMDB_DATA_VERSION &&
+    pageSize >= 512 && pageSize <= 65536 && (pageSize & (pageSize - 1)) === 0 &&
+    size >= 2 * pageSize;
+  if (!valid) throw storeError(dir, 'data.mdb is not an LMDB data file', RESTORE_FIX);
+}

@@ -1,0 +1,73 @@
+/**
+ * Pools own threads. One Piscina pool per GPU type with a single thread, so the type's model
+ * is loaded once and stays warm for the batch (its `concurrency` tasks share that thread);
+ * one shared pool for the free lane.
+ */
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import type { ResolvedType } from '../config.js';
+import type { RunMessage, WorkerReply, WorkerSetup } from './protocol.js';
+
+const workerEntry = fileURLToPath(new URL('./worker-entry.js', import.meta.url));
+
+export interface PoolsOptions {
+  types: ReadonlyMap<string, ResolvedType>;
+  ledger: SharedArrayBuffer;
+  freeLaneThreads: number;
+  logLevel: string;
+  serviceName: string;
+}
+
+export class Pools {
+  private readonly gpu = new Map<string, Piscina>();
+  private freeLane: Piscina | undefined;
+  private readonly setup: WorkerSetup;
+
+  constructor(private readonly options: PoolsOptions) {
+    const handlers: Record<string, string> = {};
+    for (const [name, type] of options.types) handlers[name] = type.handlerUrl;
+    this.setup = { handlers, ledger: options.ledger, logLevel: options.logLevel, serviceName: options.serviceName };
+  }
+
+  /** Runs one task. Rejects only when the worker thread died while running it. */
+  run(message: RunMessage): Promise<WorkerReply> {
+    return this.pool(message.type).run(message);
+  }
+
+  /** Ends a GPU type's batch in its thread: `unload()` runs and the model is forgotten. */
+  async unload(type: string): Promise<void> {
+    const pool = this.gpu.get(type);
+    if (pool) await pool.run({ op: 'unload', type });
+  }
+
+  /** Stops every thread. Call after the tasks have finished. */
+  async close(): Promise<void> {
+    const pools = [...this.gpu.values(), ...(this.freeLane ? [this.freeLane] : [])];
+    this.gpu.clear();
+    this.freeLane = undefined;
+    await Promise.allSettled(pools.map((pool) => pool.destroy()));
+  }
+
+  private pool(typeName: string): Piscina {
+    const type = this.options.types.get(typeName)!;
+    if (!type.gpu) return (this.freeLane ??= this.create(this.options.freeLaneThreads, 1));
+    let pool = this.gpu.get(typeName);
+    if (!pool) {
+      pool = this.create(1, type.concurrency);
+      this.gpu.set(typeName, pool);
+    }
+    return pool;
+  }
+
+  private create(threads: number, concurrentTasksPerWorker: number): Piscina {
+    return new Piscina({
+      filename: workerEntry,
+      workerData: this.setup,
+      minThreads: 1,
+      maxThreads: threads,
+      concurrentTasksPerWorker,
+      // Idle workers must keep their event loop running (no Atomics.wait between tasks).
+      atomics: 'disabled',
+    });
+  }
+}

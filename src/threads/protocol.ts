@@ -1,0 +1,32 @@
+/** The messages between the main thread and a worker thread, and what a worker answers. */
+import type { TaskDevice } from './handler.js';
+import type { TaskError } from '../task.js';
+
+/** Handed to every worker once, in `workerData`: the buffer is shared, not copied. */
+export interface WorkerSetup {
+  /** Type name → handler module URL. Only these modules are ever imported: a task names a type, never code. */
+  handlers: Record<string, string>;
+  ledger: SharedArrayBuffer;
+  logLevel: string;
+  serviceName: string;
+}
+
+export interface RunMessage {
+  op: 'run';
+  taskId: string;
+  /** The task's acknowledgement number; tags the VRAM the task grows so a crash can return it. */
+  seq: number;
+  type: string;
+  payload: unknown;
+  device?: TaskDevice;
+}
+
+/** The batch is over: run the handler's `unload()` and forget the model. */
+export interface UnloadMessage {
+  op: 'unload';
+  type: string;
+}
+
+export type WorkerMessage = RunMessage | UnloadMessage;
+
+export type WorkerReply = { ok: true; value: unknown } | { ok: false; error: TaskError };

@@ -1,0 +1,136 @@
+/**
+ * What Piscina loads in every worker thread. It imports a type's configured handler module
+ * once per thread, keeps the loaded model warm between the tasks of a batch, and answers
+ * every task with a reply instead of throwing: a rejected `pool.run()` then always means the
+ * thread itself died.
+ */
+import { threadId, workerData } from 'node:worker_threads';
+import { pino } from 'pino';
+import { ErrorCode } from '../errors.js';
+import { gbToMiB } from '../units.js';
+import { isHandler, type Handler, type TaskContext, type TaskDevice, type TaskVram } from './handler.js';
+import type { RunMessage, WorkerMessage, WorkerReply, WorkerSetup } from './protocol.js';
+import { VramLedger } from './vram-ledger.js';
+
+const setup = workerData as WorkerSetup;
+const ledger = VramLedger.attach(setup.ledger);
+const log = pino({ name: setup.serviceName, level: setup.logLevel }).child({ thread: threadId });
+
+interface Warm {
+  handler: Handler;
+  model: unknown;
+}
+
+/** Per type: the handler and its loaded model in this thread (or the load failure, kept for the batch). */
+const warm = new Map<string, Promise<Warm>>();
+
+export default function handle(message: WorkerMessage): Promise<WorkerReply> {
+  return message.op === 'run' ? run(message) : unload(message.type);
+}
+
+async function run(message: RunMessage): Promise<WorkerReply> {
+  let ready: Warm;
+  try {
+    ready = await load(message.type, message.device);
+  } catch (error) {
+    return failure(ErrorCode.MODEL_LOAD_FAILED, `Loading the ${message.type} handler failed: ${describe(error)}`);
+  }
+  const vram = new TaskLease(message);
+  const ctx: TaskContext = {
+    taskId: message.taskId,
+    type: message.type,
+    device: message.device,
+    signal: new AbortController().signal,
+    log: log.child({ type: message.type, taskId: message.taskId }),
+    vram,
+  };
+  try {
+    return { ok: true, value: await ready.handler.run(message.payload, ctx, ready.model) };
+  } catch (error) {
+    return failure(ErrorCode.HANDLER_ERROR, describe(error));
+  } finally {
+    vram.releaseAll();
+  }
+}
+
+function load(type: string, device: TaskDevice | undefined): Promise<Warm> {
+  let ready = warm.get(type);
+  if (!ready) {
+    ready = importHandler(type).then(async (handler) => ({
+      handler,
+      model: await handler.load?.({ type, device, log: log.child({ type }) }),
+    }));
+    ready.catch(() => {}); // the failure is reported to every task of the batch, not as unhandled
+    warm.set(type, ready);
+  }
+  return ready;
+}
+
+async function importHandler(type: string): Promise<Handler> {
+  const href = setup.handlers[type];
+  if (href === undefined) throw new Error(`no handler module is configured for type ${JSON.stringify(type)}`);
+  const module = (await import(href)) as { default?: unknown };
+  if (!isHandler(module.default)) {
+    throw new Error(`${href} must \`export default defineHandler(...)\` (from 'vram-scheduler/worker')`);
+  }
+  return module.default;
+}
+
+async function unload(type: string): Promise<WorkerReply> {
+  const ready = warm.get(type);
+  warm.delete(type);
+  if (!ready) return { ok: true, value: undefined };
+  try {
+    const { handler, model } = await ready;
+    await handler.unload?.(model);
+  } catch (error) {
+    log.warn({ type, err: error }, 'unloading the model failed');
+  }
+  return { ok: true, value: undefined };
+}
+
+/** VRAM a task grows beyond its batch's lease, tagged with the task so a crash can return it. */
+class TaskLease implements TaskVram {
+  private lease = -1;
+  constructor(private readonly message: RunMessage) {}
+
+  get extraGb(): number {
+    return this.lease === -1 ? 0 : ledger.leaseMiB(this.lease) / 1024;
+  }
+
+  grow(gb: number): boolean {
+    const device = this.message.device;
+    if (device === undefined) throw new Error('this task runs in the free lane (gpu: false): it has no VRAM to grow');
+    const mib = checkedMiB(gb, 'grow');
+    if (this.lease === -1) {
+      this.lease = ledger.tryReserve(device.index, mib, this.message.seq);
+      return this.lease !== -1;
+    }
+    return ledger.resize(this.lease, ledger.leaseMiB(this.lease) + mib);
+  }
+
+  shrink(gb: number): void {
+    if (this.lease === -1) return;
+    ledger.resize(this.lease, Math.max(0, ledger.leaseMiB(this.lease) - checkedMiB(gb, 'shrink')));
+  }
+
+  releaseAll(): void {
+    if (this.lease !== -1) ledger.release(this.lease);
+    this.lease = -1;
+  }
+}
+
+function checkedMiB(gb: number, call: string): number {
+  if (typeof gb !== 'number' || !Number.isFinite(gb) || gb < 0) {
+    throw new TypeError(`ctx.vram.${call}() expects a finite number of GB >= 0, got ${String(gb)}`);
+  }
+  return gbToMiB(gb);
+}
+
+function failure(code: string, message: string): WorkerReply {
+  return { ok: false, error: { code, message } };
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
