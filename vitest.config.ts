@@ -7,5 +7,6 @@ export default defineConfig({
     hookTimeout: 30_000,
     // Worker threads and LMDB environments per test file: run files in separate forks.
     pool: 'forks',
+    setupFiles: ['test/support/fast-check-setup.ts'],
   },
 });

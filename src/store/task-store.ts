@@ -4,7 +4,7 @@
  * Every state change is a few plain `put`/`remove` calls made in one synchronous block.
  * lmdb-js batches all writes of one event-loop turn into one transaction, so a record and
  * its index entries always commit together, and thousands of submits share one fsync.
- * Each method's promise resolves when that transaction is committed and flushed.
+ * Each method's promise resolves when that transaction is committed and flushed to disk.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -24,20 +24,14 @@ export interface FinishFields {
   finishedAt: number;
 }
 
-/** `[type, priority rank, seq]`: ordered-binary keys sort element by element, so one range read yields dispatch order. */
+/** `[type, priority rank, seq]`: array keys sort element by element, so one range read yields dispatch order. */
 type QueueKey = [string, number, number];
+const queueKey = (r: TaskRecord): QueueKey => [r.type, PRIORITY_RANK[r.priority], r.seq];
 
 const INTERRUPTED = { code: 'INTERRUPTED', message: 'interrupted by restart: the process stopped while this task ran' };
-const LMDB_MAGIC = 0xbeefc0de;
-const LMDB_DATA_VERSION = 2;
+const RESTORE_FIX = 'it is corrupted or not a task store: move it aside to start empty, or restore it from a backup';
 /** Directories open in this process: a second handle would hand out duplicate sequence numbers. */
 const openDirs = new Set<string>();
-
-const queueKey = (r: { type: string; priority: TaskRecord['priority']; seq: number }): QueueKey => [
-  r.type,
-  PRIORITY_RANK[r.priority],
-  r.seq,
-];
 
 export class TaskStore {
   readonly dir: string;
@@ -48,7 +42,7 @@ export class TaskStore {
   readonly #meta: Database<number, string>;
   /** Last number handed out by nextSeq(). */
   #seq: number;
-  /** Highest seq written to meta (committed or in flight): meta never moves backwards. */
+  /** Highest seq written to meta, committed or in flight: inserts may commit out of seq order. */
   #persistedSeq: number;
   /** Records written but not yet committed, so get() and the next state change see them (read-your-writes). */
   readonly #pending = new Map<string, TaskRecord>();
@@ -70,26 +64,21 @@ export class TaskStore {
   static open(options: TaskStoreOptions): TaskStore {
     if (typeof options?.dir !== 'string' || options.dir === '') throw expected('options.dir', 'a non-empty string', options?.dir);
     const dir = prepareDirectory(path.resolve(options.dir));
-    if (openDirs.has(dir)) throw storeError(dir, 'it is already open in this process', 'close the other TaskStore first');
-    // lmdb-js 3.x crashes the whole process (double free in its native open error path) when
-    // mdb_env_open fails, so everything LMDB would refuse is checked here first.
+    if (openDirs.has(dir)) throw openError(dir, 'it is already open in this process', 'close the other TaskStore first');
+    // lmdb-js 3.5 crashes the process (double free in its native error path) whenever
+    // mdb_env_open fails, so what LMDB would refuse is checked here first.
     checkDataFile(dir);
     let root: RootDatabase | undefined;
     try {
-      // noSubdir: false, or a directory named like `jobs.db` is taken for a file; files private like the directory.
-      const lmdbOptions: RootDatabaseOptionsWithPath & { permissionsMode: number } = {
-        path: dir,
-        noSubdir: false,
-        maxDbs: 8,
-        permissionsMode: 0o600,
-      };
+      // noSubdir: false, or a directory named like `jobs.db` is taken for a file; files as private as the directory.
+      const lmdbOptions: RootDatabaseOptionsWithPath & { permissionsMode: number } = { path: dir, noSubdir: false, maxDbs: 8, permissionsMode: 0o600 };
       root = open(lmdbOptions);
       const store = new TaskStore(dir, root);
       openDirs.add(dir);
       return store;
     } catch (cause) {
       void root?.close();
-      throw storeError(dir, `LMDB could not open it (${describe(cause)})`, RESTORE_FIX, cause);
+      throw openError(dir, `LMDB could not open it (${describe(cause)})`, RESTORE_FIX, cause);
     }
   }
 
@@ -102,11 +91,16 @@ export class TaskStore {
   insert(record: TaskRecord, entry: QueueEntry): Promise<void> {
     if (this.#closed) return this.#rejectClosed('insert');
     const { id } = record;
-    if (entry.id !== id || entry.type !== record.type || entry.priority !== record.priority || entry.seq !== record.seq) {
-      return Promise.reject(new StoreError(`Queue entry for task ${JSON.stringify(id)} does not match its record (id, type, priority and seq must agree)`));
-    }
-    if (record.status !== 'queued') return Promise.reject(new StoreError(`Cannot insert task ${JSON.stringify(id)} as ${record.status}: new tasks are queued`));
-    if (this.#pending.has(id) || this.#tasks.doesExist(id)) return Promise.reject(new StoreError(`Task id ${JSON.stringify(id)} already exists: ids must be unique`));
+    // Later changes derive the index key from the record, so the two must agree.
+    const problem =
+      entry.id !== id || entry.type !== record.type || entry.priority !== record.priority || entry.seq !== record.seq
+        ? 'its queue entry does not match the record (id, type, priority, seq)'
+        : record.status !== 'queued'
+          ? `new tasks are queued, not ${record.status}`
+          : this.#pending.has(id) || this.#tasks.doesExist(id)
+            ? 'the id already exists: ids must be unique'
+            : undefined;
+    if (problem !== undefined) return Promise.reject(new StoreError(`Cannot insert task ${JSON.stringify(id)}: ${problem}`));
     const key = queueKey(record);
     let done: Promise<boolean>;
     try {
@@ -114,16 +108,13 @@ export class TaskStore {
       try {
         done = this.#tasks.put(id, record); // may throw (payload msgpack cannot encode)
       } catch (error) {
-        this.#queue.remove(key); // same turn, same transaction: undoes the index entry
+        this.#queue.remove(key); // same turn, same transaction: cancels the index entry
         throw error;
-      }
-      if (record.seq > this.#persistedSeq) {
-        this.#persistedSeq = record.seq;
-        this.#meta.put('seq', record.seq);
       }
     } catch (cause) {
       return Promise.reject(new StoreError(`Cannot store task ${JSON.stringify(id)} (${describe(cause)}): payloads must be plain data`, { cause }));
     }
+    if (record.seq > this.#persistedSeq) this.#meta.put('seq', (this.#persistedSeq = record.seq));
     return this.#settle(record, done).then(() => undefined);
   }
 
@@ -135,13 +126,13 @@ export class TaskStore {
     if (current.status !== 'queued') return Promise.reject(new StoreError(`Cannot start task ${JSON.stringify(id)}: it is ${current.status}, not queued`));
     const next: TaskRecord = { ...current, status: 'running', startedAt: fields.startedAt };
     if (fields.device !== undefined) next.device = fields.device;
-    const done = this.#tasks.put(id, next); // the record was encodable at insert, so this cannot throw
+    const done = this.#tasks.put(id, next); // encodable: the same payload was stored by insert
     this.#queue.remove(queueKey(current));
     this.#running.put(id, true);
     return this.#settle(next, done);
   }
 
-  /** queued | running → terminal, removing its index entry in the same transaction. Returns the updated record. */
+  /** queued | running → terminal, dropping its index entry in the same transaction. Returns the updated record. */
   finish(id: string, fields: FinishFields): Promise<TaskRecord> {
     if (this.#closed) return this.#rejectClosed('finish');
     const current = this.get(id);
@@ -161,16 +152,13 @@ export class TaskStore {
     return this.#settle(next, done);
   }
 
-  /** Synchronous read; sees this store's own writes before they commit. */
+  /** Synchronous read; sees this store's own writes before they commit. Treat the record as read-only. */
   get(id: string): TaskRecord | undefined {
     if (this.#closed) throw new StoreError(`Cannot read task ${JSON.stringify(id)}: the task store at ${this.dir} is closed`);
     return this.#pending.get(id) ?? this.#tasks.get(id);
   }
 
-  /**
-   * Startup recovery: tasks that were running when the process stopped become failed
-   * INTERRUPTED (one transaction, awaited); returns the queue in index order.
-   */
+  /** Startup recovery: running tasks become failed INTERRUPTED (one transaction, awaited); returns the queue in index order. */
   async recover(now: number): Promise<{ queued: QueueEntry[]; interrupted: string[] }> {
     if (this.#closed) return this.#rejectClosed('recover');
     const interrupted: string[] = [];
@@ -198,8 +186,7 @@ export class TaskStore {
   /** Waits for writes in flight to commit, then closes the environment. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
-    // Flag first: an lmdb-js write after close throws from a setImmediate and kills the process.
-    this.#closed = true;
+    this.#closed = true; // first: an lmdb-js write after close throws from a setImmediate and kills the process
     try {
       await this.#root.close();
     } finally {
@@ -208,7 +195,7 @@ export class TaskStore {
     }
   }
 
-  /** Tracks `record` as pending until `done` commits; maps commit failures to StoreError. */
+  /** Keeps `record` visible as pending until `done` commits; maps commit failures to StoreError. */
   #settle(record: TaskRecord, done: Promise<boolean>): Promise<TaskRecord> {
     this.#pending.set(record.id, record);
     const forget = (): void => {
@@ -229,9 +216,7 @@ export class TaskStore {
   }
 }
 
-const RESTORE_FIX = 'it is corrupted or not a task store: move it aside to start empty, or restore it from a backup';
-
-function storeError(dir: string, problem: string, fix: string, cause?: unknown): StoreError {
+function openError(dir: string, problem: string, fix: string, cause?: unknown): StoreError {
   return new StoreError(`Cannot open the task store at ${dir}: ${problem}; ${fix}`, cause === undefined ? undefined : { cause });
 }
 
@@ -239,54 +224,51 @@ function describe(cause: unknown): string {
   return cause instanceof Error ? cause.message : String(cause);
 }
 
-/** Creates the directory (0700, umask notwithstanding) and checks that it is a writable directory; returns its real path. */
+/** Creates the directory (0700 whatever the umask), checks it is a writable directory, returns its real path. */
 function prepareDirectory(dir: string): string {
   try {
     if (fs.mkdirSync(dir, { recursive: true, mode: 0o700 }) !== undefined) fs.chmodSync(dir, 0o700);
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
-    const problem = code === 'EEXIST' || code === 'ENOTDIR' ? 'the path (or a parent) is a file, not a directory' : `the directory cannot be created (${describe(cause)})`;
-    throw storeError(dir, problem, 'set options.dir to a directory this process may create and write', cause);
+    const problem = code === 'EEXIST' || code === 'ENOTDIR' ? 'the path (or a parent) is a file, not a directory' : `it cannot be created (${describe(cause)})`;
+    throw openError(dir, problem, 'set options.dir to a directory this process may create and write', cause);
   }
   try {
     if (!fs.statSync(dir).isDirectory()) throw new Error('not a directory');
     fs.accessSync(dir, fs.constants.R_OK | fs.constants.W_OK | fs.constants.X_OK);
-    for (const file of ['data.mdb', 'lock.mdb']) {
-      const filePath = path.join(dir, file);
-      if (fs.existsSync(filePath)) fs.accessSync(filePath, fs.constants.R_OK | fs.constants.W_OK);
+    for (const file of ['data.mdb', 'lock.mdb'].map((name) => path.join(dir, name))) {
+      if (fs.existsSync(file)) fs.accessSync(file, fs.constants.R_OK | fs.constants.W_OK);
     }
     return fs.realpathSync(dir);
   } catch (cause) {
-    throw storeError(dir, `it is not a readable and writable directory (${describe(cause)})`, 'fix its permissions (chmod 700, owned by this user) or choose another directory', cause);
+    throw openError(dir, `it is not a readable and writable directory (${describe(cause)})`, 'fix its permissions (chmod 700, owned by this user) or choose another directory', cause);
   }
 }
 
-/** What mdb_env_open checks of data.mdb: meta page 0 (P_META flag, magic, version) and room for the meta pages. */
+/** Checks what mdb_env_open checks of data.mdb: meta page 0 (P_META flag, magic, version) and room for the meta pages. */
 function checkDataFile(dir: string): void {
-  const file = path.join(dir, 'data.mdb');
-  let header: Buffer;
-  let size: number;
+  const header = Buffer.alloc(64);
+  let size = 0;
   try {
-    size = fs.statSync(file).size;
-    if (size === 0) return; // LMDB initialises an empty file
-    header = Buffer.alloc(64);
-    const fd = fs.openSync(file, 'r');
+    const fd = fs.openSync(path.join(dir, 'data.mdb'), 'r');
     try {
+      size = fs.fstatSync(fd).size;
       fs.readSync(fd, header, 0, header.length, 0);
     } finally {
       fs.closeSync(fd);
     }
   } catch (cause) {
     if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return; // a new store
-    throw storeError(dir, `data.mdb cannot be read (${describe(cause)})`, RESTORE_FIX, cause);
+    throw openError(dir, `data.mdb cannot be read (${describe(cause)})`, RESTORE_FIX, cause);
   }
-  // This fork's page header is 24 bytes: flags at 18, then MDB_meta (magic, version, address, mapsize, dbs[0].pad = page size).
+  if (size === 0) return; // LMDB initialises an empty file
+  // lmdb-js's LMDB fork has a 24-byte page header: flags at 18, then MDB_meta (magic, version, ..., page size at +24).
   const pageSize = header.readUInt32LE(48);
   const valid =
     (header.readUInt16LE(18) & 0x08) !== 0 &&
-    header.readUInt32LE(24) === LMDB_MAGIC &&
-    (header.readUInt32LE(28) & 0xffff) === LMDB_DATA_VERSION &&
+    header.readUInt32LE(24) === 0xbeefc0de &&
+    (header.readUInt32LE(28) & 0xffff) === 2 &&
     pageSize >= 512 && pageSize <= 65536 && (pageSize & (pageSize - 1)) === 0 &&
     size >= 2 * pageSize;
-  if (!valid) throw storeError(dir, 'data.mdb is not an LMDB data file', RESTORE_FIX);
+  if (!valid) throw openError(dir, 'data.mdb is not an LMDB data file', RESTORE_FIX);
 }

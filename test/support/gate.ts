@@ -1,0 +1,46 @@
+/** The test side of test/fixtures/gated-handler.mjs: see which tasks started, release them. */
+import { BroadcastChannel } from 'node:worker_threads';
+
+export interface Started {
+  started: string;
+  type: string;
+  device: string | null;
+  thread: number;
+}
+
+export class Gate {
+  private readonly channel = new BroadcastChannel('vram-scheduler-test-gate');
+  readonly started: Started[] = [];
+  private listeners: (() => void)[] = [];
+  /** After releaseAll(), tasks started later (in threads that did not exist yet) are released too. */
+  private releasing = false;
+
+  constructor() {
+    this.channel.onmessage = (message) => {
+      const data = (message as { data: Started }).data;
+      if (data.started === undefined) return;
+      this.started.push(data);
+      if (this.releasing) this.release(data.started);
+      for (const listener of this.listeners.splice(0)) listener();
+    };
+  }
+
+  /** Resolves once `count` tasks in total have started. */
+  async waitForStarted(count: number): Promise<Started[]> {
+    while (this.started.length < count) await new Promise<void>((resolve) => this.listeners.push(resolve));
+    return this.started.slice(0, count);
+  }
+
+  release(tag: string): void {
+    this.channel.postMessage({ release: tag });
+  }
+
+  releaseAll(): void {
+    this.releasing = true;
+    this.channel.postMessage({ release: '*' });
+  }
+
+  close(): void {
+    this.channel.close();
+  }
+}
