@@ -12,6 +12,7 @@ import { LEDGER_LOCK, VramLedger, type LedgerLease, type LedgerSnapshot } from '
 import { runs } from '../support/fast-check-setup.js';
 
 const WORKERS = 4;
+const ROUNDS = 20;
 const workerScript = fileURLToPath(new URL('../fixtures/ledger-hammer-worker.mjs', import.meta.url));
 const compiled = fileURLToPath(new URL('../../dist/threads/vram-ledger.js', import.meta.url));
 const source = fileURLToPath(new URL('../../src/threads/vram-ledger.ts', import.meta.url));
@@ -88,6 +89,22 @@ async function watch(ledger: VramLedger, until: Promise<unknown>): Promise<numbe
 
 const workers: Worker[] = [];
 
+/**
+ * Posts each worker its ops, waits until all are parked on a start gate, then opens it so they
+ * hit the ledger at the same moment. Returns the promise of their 'done' replies.
+ */
+async function start(ledger: VramLedger, opsPerWorker: Op[][]): Promise<Promise<Reply[]>> {
+  const gate = new Int32Array(new SharedArrayBuffer(4));
+  const ready = Promise.all(workers.map((w) => next(w, 'ready')));
+  const done = Promise.all(workers.map((w) => next(w, 'done')));
+  done.catch(() => {}); // observed by the caller; avoid an unhandled rejection while we await `ready`
+  workers.forEach((w, i) => w.postMessage({ type: 'run', buffer: ledger.buffer, gate: gate.buffer, tag: i, ops: opsPerWorker[i], rounds: ROUNDS }));
+  await ready;
+  Atomics.store(gate, 0, 1);
+  Atomics.notify(gate, 0);
+  return done;
+}
+
 beforeAll(async () => {
   if (!existsSync(compiled) || statSync(compiled).mtimeMs < statSync(source).mtimeMs) {
     throw new Error(`${compiled} is missing or older than its source: run \`npx tsc -p tsconfig.build.json\` first`);
@@ -111,8 +128,7 @@ describe('VramLedger across worker threads', () => {
         fc.array(fc.array(op, { minLength: 20, maxLength: 150 }), { minLength: WORKERS, maxLength: WORKERS }),
         async (caps, slots, opsPerWorker) => {
           const ledger = createLedger(caps, slots);
-          const done = Promise.all(workers.map((w) => next(w, 'done')));
-          workers.forEach((w, i) => w.postMessage({ type: 'run', buffer: ledger.buffer, tag: i, ops: opsPerWorker[i], rounds: 20 }));
+          const done = await start(ledger, opsPerWorker);
           totalSnapshots += await watch(ledger, done);
           const replies = await done;
 
@@ -159,8 +175,7 @@ describe('VramLedger across worker threads', () => {
           const doomedTag = WORKERS;
           const passes = progress(doomed, 256);
           doomed.postMessage({ type: 'forever', buffer: ledger.buffer, tag: doomedTag, ops: doomedOps });
-          const done = Promise.all(workers.map((w) => next(w, 'done')));
-          workers.forEach((w, i) => w.postMessage({ type: 'run', buffer: ledger.buffer, tag: i, ops: opsPerWorker[i], rounds: 20 }));
+          const done = await start(ledger, opsPerWorker);
 
           // Kill it once it has demonstrably been working the ledger for a while: anywhere in a pass.
           await passes;
