@@ -6,6 +6,7 @@ export interface Started {
   type: string;
   device: string | null;
   thread: number;
+  grew?: boolean;
 }
 
 export class Gate {

@@ -150,6 +150,24 @@ describe('dispatch', () => {
     expect(log.slice(-2)).toEqual(['start a gpu0 3', 'end a 1']);
   });
 
+  it('lets a running task grow its VRAM through ctx.vram when it is free, and returns it after', async () => {
+    const gate = (current = new Gate());
+    const s = await start({ devices: [{ id: 'gpu0', vramGb: 8 }], types: { a: { handler: gated, vramGb: 2 } } });
+    const fits = await s.submit('a', { tag: 'fits', growGb: 3 });
+    const [first] = await gate.waitForStarted(1);
+    expect(first!.grew).toBe(true);
+    expect(s.snapshot().devices[0]!.reservedGb).toBe(5);
+    gate.release('fits');
+    expect(await s.wait(fits.id)).toMatchObject({ value: { extraGb: 3 } });
+    await s.submit('a', { tag: 'too-much', growGb: 7 });
+    const [, second] = await gate.waitForStarted(2);
+    expect(second!.grew).toBe(false);
+    expect(s.snapshot().devices[0]!.reservedGb).toBe(2);
+    gate.release('too-much');
+    await s.drain();
+    expect(s.snapshot().devices[0]!.reservedGb).toBe(0);
+  });
+
   it('runs free-lane tasks at once, without VRAM, even when every device is full', async () => {
     const gate = (current = new Gate());
     const s = await start({

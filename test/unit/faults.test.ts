@@ -1,0 +1,62 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { closeAll, fixture, start } from '../support/scheduler.js';
+
+afterEach(closeAll);
+
+describe('faults in handlers and worker threads', () => {
+  it('a handler that throws fails its task (HANDLER_ERROR, message kept); the batch goes on', async () => {
+    const s = await start({ types: { t: { handler: fixture('handler-throws.mjs'), vramGb: 2 } } });
+    const bad = await s.submit('t', { fail: 'once' });
+    const good = await s.submit('t', {});
+    expect(await s.wait(bad.id)).toMatchObject({ status: 'failed', error: { code: 'HANDLER_ERROR', message: 'boom once' } });
+    expect(await s.wait(good.id)).toMatchObject({ status: 'succeeded', value: 'ok' });
+    await s.drain();
+    expect(s.snapshot().devices[0]!.reservedGb).toBe(0);
+  });
+
+  it.each([
+    ['process.exit in the worker', 'worker-exits.mjs'],
+    ['an uncaught error in the worker', 'worker-uncaught.mjs'],
+  ])('%s fails the task (WORKER_CRASHED), returns its lease, and the next task runs', async (_name, handler) => {
+    const s = await start({ types: { t: { handler: fixture(handler), vramGb: 2 } } });
+    const failed: string[] = [];
+    s.on('task:failed', (r) => failed.push(r.error!.code));
+    const crash = await s.submit('t', { crash: true });
+    const next = await s.submit('t', {});
+    expect(await s.wait(crash.id)).toMatchObject({ status: 'failed', error: { code: 'WORKER_CRASHED' } });
+    expect(await s.wait(next.id)).toMatchObject({ status: 'succeeded', value: 'ok' });
+    await s.drain();
+    expect(failed).toEqual(['WORKER_CRASHED']);
+    expect(s.snapshot().devices[0]!.reservedGb).toBe(0);
+  });
+
+  it('returns VRAM a task grew before its thread died', async () => {
+    const s = await start({ types: { t: { handler: fixture('worker-exits.mjs'), vramGb: 2 } } });
+    let reservedWhileRunning = -1;
+    s.on('task:failed', () => (reservedWhileRunning = s.snapshot().devices[0]!.reservedGb));
+    const crash = await s.submit('t', { crash: true, growGb: 3 });
+    expect(await s.wait(crash.id)).toMatchObject({ error: { code: 'WORKER_CRASHED' } });
+    expect(reservedWhileRunning).toBe(2); // the grown 3 GB came back at once; the batch lease remains
+    await s.drain();
+    expect(s.snapshot().devices[0]!.reservedGb).toBe(0);
+  });
+
+  it('a model that fails to load fails its tasks with MODEL_LOAD_FAILED, not forever retried', async () => {
+    const s = await start({ types: { t: { handler: fixture('load-throws.mjs'), vramGb: 2 } } });
+    const ids = await Promise.all([1, 2, 3].map((n) => s.submit('t', { n })));
+    for (const { id } of ids) {
+      const result = await s.wait(id);
+      expect(result).toMatchObject({ status: 'failed', error: { code: 'MODEL_LOAD_FAILED' } });
+      expect(result.error!.message).toContain('weights not found');
+    }
+    await s.drain();
+    expect(s.snapshot().devices[0]!.reservedGb).toBe(0);
+  });
+
+  it('a module that does not export defineHandler() fails clearly', async () => {
+    const s = await start({ types: { t: { handler: fixture('not-a-handler.mjs'), gpu: false } } });
+    const result = await s.run('t', {});
+    expect(result).toMatchObject({ status: 'failed', error: { code: 'MODEL_LOAD_FAILED' } });
+    expect(result.error!.message).toContain('export default defineHandler');
+  });
+});
