@@ -4,9 +4,9 @@
  * Removal of a task in the middle (cancel) is lazy: the id is marked and skipped when it
  * reaches the head.
  */
-import { PRIORITY_RANK, type Priority, type QueueEntry } from '../task.js';
+import { PRIORITY_RANK, type QueueEntry } from '../task.js';
 
-/** A FIFO with O(1) push, shift and unshift: a growable ring buffer. */
+/** A FIFO with O(1) push and shift: a growable ring buffer. */
 class Fifo<T> {
   private items: (T | undefined)[] = new Array(16);
   private head = 0;
@@ -15,13 +15,6 @@ class Fifo<T> {
   push(item: T): void {
     if (this.length === this.items.length) this.grow();
     this.items[(this.head + this.length) & (this.items.length - 1)] = item;
-    this.length++;
-  }
-
-  unshift(item: T): void {
-    if (this.length === this.items.length) this.grow();
-    this.head = (this.head - 1) & (this.items.length - 1);
-    this.items[this.head] = item;
     this.length++;
   }
 
@@ -67,14 +60,6 @@ export class TaskQueues {
   push(entry: QueueEntry): void {
     const queue = this.queue(entry.type);
     queue.lanes[PRIORITY_RANK[entry.priority]]!.push(entry);
-    queue.depth++;
-    this.total++;
-  }
-
-  /** Puts a task back at the head of its priority (it was taken but could not start). */
-  unshift(entry: QueueEntry): void {
-    const queue = this.queue(entry.type);
-    queue.lanes[PRIORITY_RANK[entry.priority]]!.unshift(entry);
     queue.depth++;
     this.total++;
   }
@@ -148,8 +133,3 @@ export class TaskQueues {
   }
 }
 
-/** The most urgent priority waiting in a type's queue, as a rank (0 = critical), or undefined. */
-export function headRank(queues: TaskQueues, type: string): number | undefined {
-  const head = queues.peek(type);
-  return head ? PRIORITY_RANK[head.priority as Priority] : undefined;
-}

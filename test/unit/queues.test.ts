@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { TaskQueues } from '../../src/dispatch/queues.js';
+import type { Priority, QueueEntry } from '../../src/task.js';
+
+let seq = 0;
+const entry = (type: string, priority: Priority = 'normal'): QueueEntry => ({
+  id: `t${++seq}`,
+  type,
+  seq,
+  priority,
+  queuedAt: seq,
+  vramMiB: 0,
+});
+
+describe('TaskQueues', () => {
+  it('is FIFO within a type and priority, most urgent priority first', () => {
+    const q = new TaskQueues();
+    const [a, b, c, d] = [entry('x', 'low'), entry('x'), entry('x', 'critical'), entry('x')];
+    for (const e of [a, b, c, d]) q.push(e!);
+    expect([q.shift('x'), q.shift('x'), q.shift('x'), q.shift('x'), q.shift('x')]).toEqual([c, b, d, a, undefined]);
+  });
+
+  it('keeps depths per type and in total', () => {
+    const q = new TaskQueues();
+    q.push(entry('x'));
+    q.push(entry('x'));
+    q.push(entry('y'));
+    expect([q.depth('x'), q.depth('y'), q.depth('z'), q.size]).toEqual([2, 1, 0, 3]);
+    expect([...q.waitingTypes()].sort()).toEqual(['x', 'y']);
+    q.shift('y');
+    expect([...q.waitingTypes()]).toEqual(['x']);
+  });
+
+  it('removes a queued task lazily: skipped at the head, not counted', () => {
+    const q = new TaskQueues();
+    const [a, b, c] = [entry('x'), entry('x'), entry('x')];
+    for (const e of [a, b, c]) q.push(e!);
+    q.remove(a!);
+    q.remove(c!);
+    expect(q.depth('x')).toBe(1);
+    expect([...q.entries('x')]).toEqual([b]);
+    expect(q.peek('x')).toBe(b);
+    expect(q.shift('x')).toBe(b);
+    expect(q.shift('x')).toBeUndefined();
+    expect(q.size).toBe(0);
+  });
+
+  it('grows past its initial capacity without losing order (ring buffer wrap-around)', () => {
+    const q = new TaskQueues();
+    const pushed: QueueEntry[] = [];
+    for (let i = 0; i < 10; i++) q.push(pushed[pushed.length] = entry('x'));
+    for (let i = 0; i < 6; i++) expect(q.shift('x')).toBe(pushed[i]);
+    for (let i = 0; i < 100; i++) q.push(pushed[pushed.length] = entry('x'));
+    const out: QueueEntry[] = [];
+    for (let e = q.shift('x'); e; e = q.shift('x')) out.push(e);
+    expect(out).toEqual(pushed.slice(6));
+  });
+});

@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { bestFit, decide, type WaitingType } from '../../src/dispatch/rule.js';
+
+const waiting = (type: string, depth: number, needMiB: number, extra: Partial<WaitingType> = {}): WaitingType => ({
+  type,
+  depth,
+  needMiB,
+  rank: 2,
+  headSeq: depth,
+  ...extra,
+});
+
+describe('dispatch rule', () => {
+  it('starts the deepest queue first when only one fits (the reference rule)', () => {
+    const decisions = decide({
+      waiting: [waiting('shallow', 2, 5000), waiting('deep', 3, 5000)],
+      devices: [{ capacityMiB: 6000, reservedMiB: 0 }],
+    });
+    expect(decisions).toEqual([{ kind: 'start', type: 'deep', device: 0, mib: 5000 }]);
+  });
+
+  it('starts several types at once while VRAM allows', () => {
+    const decisions = decide({
+      waiting: [waiting('a', 1, 5000), waiting('b', 2, 5000), waiting('c', 3, 5000)],
+      devices: [{ capacityMiB: 12000, reservedMiB: 0 }],
+    });
+    expect(decisions.map((d) => d.type)).toEqual(['c', 'b']);
+  });
+
+  it('lets a smaller type start when the top-ranked one does not fit', () => {
+    const decisions = decide({
+      waiting: [waiting('big', 9, 8000), waiting('small', 1, 2000)],
+      devices: [{ capacityMiB: 8000, reservedMiB: 5000 }],
+    });
+    expect(decisions).toEqual([{ kind: 'start', type: 'small', device: 0, mib: 2000 }]);
+  });
+
+  it('ranks a more urgent priority above a deeper queue, and the older head on a tie', () => {
+    const decisions = decide({
+      waiting: [waiting('deep', 9, 4000), waiting('urgent', 1, 4000, { rank: 0 }), waiting('older', 9, 4000, { headSeq: 1 })],
+      devices: [{ capacityMiB: 8000, reservedMiB: 0 }],
+    });
+    expect(decisions.map((d) => d.type)).toEqual(['urgent', 'older']);
+  });
+
+  it('never places a reservation across devices', () => {
+    expect(decide({ waiting: [waiting('x', 1, 30000)], devices: [{ capacityMiB: 24000, reservedMiB: 0 }, { capacityMiB: 24000, reservedMiB: 0 }] })).toEqual([]);
+  });
+
+  it('picks the device that is left with the least free VRAM', () => {
+    expect(bestFit([8000, 6000, 4000], 5000)).toBe(1);
+    expect(bestFit([8000, 6000], 7000)).toBe(0);
+    expect(bestFit([1000], 2000)).toBe(-1);
+  });
+});
