@@ -15,6 +15,7 @@ import {
   InvalidPayloadError,
   QueueFullError,
   SchedulerClosedError,
+  SchedulerError,
   StoreError,
   TaskNotFoundError,
   UnknownTypeError,
@@ -180,7 +181,7 @@ export class Scheduler extends EventEmitter {
       await this.store.insert(record, entry);
     } catch (error) {
       if (dedupe) this.keys.delete(dedupe);
-      throw error instanceof StoreError ? error : new StoreError(`Could not store the task: ${String(error)}`, { cause: error });
+      throw error instanceof SchedulerError ? error : new StoreError(`Could not store the task: ${String(error)}`, { cause: error });
     } finally {
       this.committing.set(type, (this.committing.get(type) ?? 1) - 1);
     }

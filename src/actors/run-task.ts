@@ -50,16 +50,21 @@ export async function executeTask(deps: TaskRunDeps, { entry, device }: RunTaskI
       // Whatever the task grew beyond its batch's lease, even if its thread died holding it.
       deps.ledger.releaseTagged(entry.seq);
     }
-    const finishedAt = Date.now();
-    const done = await deps.store.finish(
-      entry.id,
-      reply.ok
-        ? { status: 'succeeded', value: reply.value, finishedAt }
-        : { status: 'failed', error: reply.error, finishedAt },
-    );
-    deps.finished(done);
+    deps.finished(await recordOutcome(deps.store, entry.id, reply));
   } catch (error) {
     deps.broken(entry, error);
+  }
+}
+
+/** A result the store cannot encode (a class instance, a symbol) fails the task instead of leaving it running. */
+async function recordOutcome(store: TaskStore, id: string, reply: WorkerReply): Promise<TaskRecord> {
+  const finishedAt = Date.now();
+  if (!reply.ok) return store.finish(id, { status: 'failed', error: reply.error, finishedAt });
+  try {
+    return await store.finish(id, { status: 'succeeded', value: reply.value, finishedAt });
+  } catch (error) {
+    const message = `the handler's result could not be stored: ${error instanceof Error ? error.message : String(error)}`;
+    return store.finish(id, { status: 'failed', error: { code: ErrorCode.HANDLER_ERROR, message }, finishedAt });
   }
 }
 

@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { open, type Database, type RootDatabase, type RootDatabaseOptionsWithPath } from 'lmdb';
-import { StoreError, TaskNotFoundError, expected } from '../errors.js';
+import { InvalidPayloadError, StoreError, TaskNotFoundError, expected } from '../errors.js';
 import { PRIORITY_RANK, isTerminal, type QueueEntry, type TaskRecord, type TaskStatus } from '../task.js';
 
 export interface TaskStoreOptions {
@@ -112,7 +112,7 @@ export class TaskStore {
         throw error;
       }
     } catch (cause) {
-      return Promise.reject(new StoreError(`Cannot store task ${JSON.stringify(id)} (${describe(cause)}): payloads must be plain data`, { cause }));
+      return Promise.reject(new InvalidPayloadError(record.type, cause));
     }
     if (record.seq > this.#persistedSeq) this.#meta.put('seq', (this.#persistedSeq = record.seq));
     return this.#settle(record, done).then(() => undefined);

@@ -45,11 +45,24 @@ async function run(message: RunMessage): Promise<WorkerReply> {
     vram,
   };
   try {
-    return { ok: true, value: await ready.handler.run(message.payload, ctx, ready.model) };
+    const value = await ready.handler.run(message.payload, ctx, ready.model);
+    const problem = cloneProblem(value);
+    return problem === undefined ? { ok: true, value } : failure(ErrorCode.HANDLER_ERROR, problem);
   } catch (error) {
     return failure(ErrorCode.HANDLER_ERROR, describe(error));
   } finally {
     vram.releaseAll();
+  }
+}
+
+/** Piscina cannot post an uncloneable result back and rejects with no usable error: check here. */
+function cloneProblem(value: unknown): string | undefined {
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'symbol')) return undefined;
+  try {
+    structuredClone(value);
+    return undefined;
+  } catch (error) {
+    return `the result cannot be structured-cloned (${describe(error)}): return plain data`;
   }
 }
 

@@ -91,9 +91,10 @@ const workers: Worker[] = [];
 
 /**
  * Posts each worker its ops, waits until all are parked on a start gate, then opens it so they
- * hit the ledger at the same moment. Returns the promise of their 'done' replies.
+ * hit the ledger at the same moment. Returns (boxed, so awaiting does not flatten it) the promise
+ * of their 'done' replies.
  */
-async function start(ledger: VramLedger, opsPerWorker: Op[][]): Promise<Promise<Reply[]>> {
+async function start(ledger: VramLedger, opsPerWorker: Op[][]): Promise<{ done: Promise<Reply[]> }> {
   const gate = new Int32Array(new SharedArrayBuffer(4));
   const ready = Promise.all(workers.map((w) => next(w, 'ready')));
   const done = Promise.all(workers.map((w) => next(w, 'done')));
@@ -102,7 +103,7 @@ async function start(ledger: VramLedger, opsPerWorker: Op[][]): Promise<Promise<
   await ready;
   Atomics.store(gate, 0, 1);
   Atomics.notify(gate, 0);
-  return done;
+  return { done };
 }
 
 beforeAll(async () => {
@@ -128,7 +129,7 @@ describe('VramLedger across worker threads', () => {
         fc.array(fc.array(op, { minLength: 20, maxLength: 150 }), { minLength: WORKERS, maxLength: WORKERS }),
         async (caps, slots, opsPerWorker) => {
           const ledger = createLedger(caps, slots);
-          const done = await start(ledger, opsPerWorker);
+          const { done } = await start(ledger, opsPerWorker);
           totalSnapshots += await watch(ledger, done);
           const replies = await done;
 
@@ -175,7 +176,7 @@ describe('VramLedger across worker threads', () => {
           const doomedTag = WORKERS;
           const passes = progress(doomed, 256);
           doomed.postMessage({ type: 'forever', buffer: ledger.buffer, tag: doomedTag, ops: doomedOps });
-          const done = await start(ledger, opsPerWorker);
+          const { done } = await start(ledger, opsPerWorker);
 
           // Kill it once it has demonstrably been working the ledger for a while: anywhere in a pass.
           await passes;
