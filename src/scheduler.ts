@@ -22,7 +22,7 @@ import {
 } from './errors.js';
 import type { SchedulerEventName, SchedulerEvents } from './events.js';
 import { detectDevices, type Device } from './gpu/detect.js';
-import { createBatchMachine } from './machines/batch.js';
+import { createBatchMachine, type BatchContext } from './machines/batch.js';
 import { createSupervisor, type SupervisorMachine } from './machines/supervisor.js';
 import type { SchedulerOptions } from './options.js';
 import { TaskStore } from './store/task-store.js';
@@ -128,11 +128,11 @@ export class Scheduler extends EventEmitter {
         batch,
         batchStarted: (type, device, leaseMiB) => {
           this.liveBatches++;
-          this.emit('batch:started', { type, device: device.id, vramGb: mibToGb(leaseMiB) });
+          this.notify('batch:started', { type, device: device.id, vramGb: mibToGb(leaseMiB) });
         },
         batchEnded: (event) => {
           this.liveBatches--;
-          this.emit('batch:ended', { type: event.batchType, device: event.device, tasks: event.tasks });
+          this.notify('batch:ended', { type: event.batchType, device: event.device, tasks: event.tasks });
           this.checkIdle();
         },
       }),
@@ -186,7 +186,7 @@ export class Scheduler extends EventEmitter {
       this.committing.set(type, (this.committing.get(type) ?? 1) - 1);
     }
     this.queues.push(entry);
-    this.emit('task:queued', { id, type, priority, seq: entry.seq });
+    this.notify('task:queued', { id, type, priority, seq: entry.seq });
     this.wake();
     return { id, isNew: true };
   }
@@ -240,7 +240,7 @@ export class Scheduler extends EventEmitter {
       })),
       queues,
       batches: Object.values(supervisor.children).map((child) => {
-        const batch = child!.getSnapshot() as { value: unknown; context: { type: string; device: Device; leaseMiB: number; inFlight: number; started: number } };
+        const batch = child!.getSnapshot() as { value: unknown; context: BatchContext };
         const { type, device, leaseMiB, inFlight, started } = batch.context;
         return { type, device: device.id, vramGb: mibToGb(leaseMiB), running: inFlight, tasks: started, state: String(batch.value) };
       }),
@@ -268,7 +268,7 @@ export class Scheduler extends EventEmitter {
     this.waiters.clear();
     await this.pools.close();
     await this.store.close();
-    this.emit('closed');
+    this.notify('closed');
   }
 
   private recover(entries: readonly QueueEntry[]): void {
@@ -301,7 +301,7 @@ export class Scheduler extends EventEmitter {
   }
 
   private taskStarted(record: TaskRecord): void {
-    this.emit('task:started', {
+    this.notify('task:started', {
       id: record.id,
       type: record.type,
       startedAt: record.startedAt!,
@@ -312,10 +312,19 @@ export class Scheduler extends EventEmitter {
   private taskFinished(record: TaskRecord): void {
     if (record.key !== undefined) this.keys.delete(`${record.type}\u0000${record.key}`);
     const result = toResult(record)!;
-    this.emit(result.status === 'succeeded' ? 'task:succeeded' : 'task:failed', result);
+    this.notify(result.status === 'succeeded' ? 'task:succeeded' : 'task:failed', result);
     const list = this.waiters.get(record.id);
     this.waiters.delete(record.id);
     for (const waiter of list ?? []) waiter.resolve(result);
+  }
+
+  /** A listener that throws must not break the scheduler's own bookkeeping: log it and go on. */
+  private notify<E extends SchedulerEventName>(event: E, ...args: Parameters<SchedulerEvents[E]>): void {
+    try {
+      this.emit(event, ...args);
+    } catch (error) {
+      this.config.logger.error({ err: error, event }, 'an event listener threw');
+    }
   }
 
   private checkIdle(): void {

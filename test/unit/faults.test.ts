@@ -60,3 +60,17 @@ describe('faults in handlers and worker threads', () => {
     expect(result.error!.message).toContain('export default defineHandler');
   });
 });
+
+describe('event listeners', () => {
+  it('a listener that throws does not break submit, results or waiters', async () => {
+    const s = await start({ types: { t: { handler: fixture('handler-throws.mjs'), vramGb: 1 } } });
+    for (const event of ['task:queued', 'task:started', 'task:succeeded', 'batch:started', 'batch:ended'] as const) {
+      s.on(event, () => {
+        throw new Error(`listener of ${event}`);
+      });
+    }
+    expect(await s.run('t', {})).toMatchObject({ status: 'succeeded', value: 'ok' });
+    await s.drain();
+    expect(s.snapshot().devices[0]!.reservedGb).toBe(0);
+  });
+});
