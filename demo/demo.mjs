@@ -54,6 +54,8 @@ const burst = Math.ceil(taskCount * 0.8);
 
 // ---- the scheduler, on a fresh data directory ----------------------------------------------
 const dataDir = mkdtempSync(join(tmpdir(), 'vram-scheduler-demo-'));
+process.on('exit', () => rmSync(dataDir, { recursive: true, force: true })); // also after an error
+process.once('SIGINT', () => process.exit(130));
 const devices = deviceGbs.map((vramGb, i) => ({ id: `gpu${i}`, vramGb }));
 const types = Object.fromEntries(
   Object.entries(CATALOG).map(([name, { handler, vramGb, gpu, concurrency }]) => [
@@ -135,7 +137,7 @@ const wallMs = now();
 const results = await Promise.all(ids.map((id) => scheduler.result(id)));
 for (const r of results) if (r.status === 'succeeded' && batchOfTask.has(r.id)) batchOfTask.get(r.id).loads.add(r.value.loadId);
 
-console.log('\nBatches (one model load each, unless a task joined after its batch ended)');
+console.log('\nBatches (a batch loads its model once, however many tasks it runs)');
 table(
   ['#', 'type', 'device', 'lease GB', 'tasks', 'model loads', 'start → end ms'],
   batches.map((b) => [b.n, b.type, b.device, gb(b.leaseGb), b.tasks, b.loads.size, `${Math.round(b.start)} → ${Math.round(b.end)}`]),
@@ -143,20 +145,21 @@ table(
 
 console.log('\nPer type');
 table(
-  ['type', 'tasks', 'failed', 'mean wait ms', 'mean run ms', 'sample result'],
+  ['type', 'tasks', 'failed', 'tokens', 'mean wait ms', 'mean run ms', 'a result'],
   Object.keys(CATALOG).map((type) => {
     const mine = results.filter((r) => r.type === type);
     const mean = (f) => (mine.length ? Math.round(mine.reduce((s, r) => s + f(r), 0) / mine.length) : '-');
     const ok = mine.find((r) => r.status === 'succeeded');
-    const sample = ok ? `${ok.value.text}${ok.value.tokens ? ` (${ok.value.tokens} tokens)` : ''}` : '-';
-    return [type, mine.length, mine.filter((r) => r.status !== 'succeeded').length, mean((r) => r.startedAt - r.queuedAt), mean((r) => r.finishedAt - r.startedAt), sample.slice(0, 60)];
+    const tokens = mine.reduce((sum, r) => sum + (r.value?.tokens ?? 0), 0);
+    const failed = mine.filter((r) => r.status !== 'succeeded').length;
+    return [type, mine.length, failed, tokens || '-', mean((r) => r.startedAt - r.queuedAt), mean((r) => r.finishedAt - r.startedAt), ok?.value.text.slice(0, 48) ?? '-'];
   }),
 );
 
 console.log('\nPeak reserved VRAM (sampled at every batch event)');
 let overCapacity = false;
 table(
-  ['device', 'peak GB', 'capacity GB', ''],
+  ['device', 'peak GB', 'capacity GB', 'check'],
   devices.map((d) => {
     const over = peak.get(d.id) > d.vramGb;
     overCapacity ||= over;
@@ -166,7 +169,6 @@ table(
 
 console.log(`\nWall time: ${Math.round(wallMs)} ms for ${results.length} tasks (${results.filter((r) => r.status === 'succeeded').length} succeeded)`);
 await scheduler.close();
-rmSync(dataDir, { recursive: true, force: true });
 process.exitCode = overCapacity ? 1 : 0;
 
 // ---- helpers ------------------------------------------------------------------------------------

@@ -130,9 +130,9 @@ export class Scheduler extends EventEmitter {
           this.liveBatches++;
           this.notify('batch:started', { type, device: device.id, vramGb: mibToGb(leaseMiB) });
         },
-        batchEnded: (event) => {
+        batchEnded: (batch) => {
           this.liveBatches--;
-          this.notify('batch:ended', { type: event.batchType, device: event.device, tasks: event.tasks });
+          this.notify('batch:ended', batch);
           this.checkIdle();
         },
       }),

@@ -9,7 +9,7 @@
  *
  * The machine holds control only: counts and the lease handle. Tasks stay in the queues.
  */
-import { assign, enqueueActions, fromPromise, sendParent, setup, type ActorLogic, type AnyEventObject } from 'xstate';
+import { assign, enqueueActions, fromPromise, setup, type ActorLogic, type AnyEventObject } from 'xstate';
 import type { RunTaskInput } from '../actors/run-task.js';
 import type { TaskQueues } from '../dispatch/queues.js';
 import type { Device } from '../gpu/detect.js';
@@ -44,10 +44,9 @@ export interface BatchContext extends BatchInput {
   blocked: boolean;
 }
 
-/** Sent to the supervisor when the lease has been returned. */
-export interface BatchEndedEvent {
-  type: 'BATCH_ENDED';
-  batchType: string;
+/** The batch's output, in the `xstate.done.actor.*` event its parent receives once the lease is returned. */
+export interface BatchOutput {
+  type: string;
   device: string;
   tasks: number;
 }
@@ -56,7 +55,7 @@ export type BatchEvent = { type: 'TASKS_AVAILABLE' } | { type: 'STOP' } | AnyEve
 
 export function createBatchMachine(deps: BatchDeps) {
   return setup({
-    types: {} as { context: BatchContext; input: BatchInput; events: BatchEvent },
+    types: {} as { context: BatchContext; input: BatchInput; events: BatchEvent; output: BatchOutput },
     actors: {
       runTask: deps.runTask,
       unload: fromPromise<void, string>(({ input }) => deps.unload(input)),
@@ -94,12 +93,6 @@ export function createBatchMachine(deps: BatchDeps) {
         return { inFlight };
       }),
       releaseLease: ({ context }) => deps.ledger.release(context.lease),
-      reportEnded: sendParent(({ context }): BatchEndedEvent => ({
-        type: 'BATCH_ENDED',
-        batchType: context.type,
-        device: context.device.id,
-        tasks: context.started,
-      })),
     },
     guards: {
       idle: ({ context }) => context.inFlight === 0,
@@ -136,9 +129,10 @@ export function createBatchMachine(deps: BatchDeps) {
       },
       released: {
         type: 'final',
-        entry: ['releaseLease', 'reportEnded'],
+        entry: 'releaseLease',
       },
     },
+    output: ({ context }) => ({ type: context.type, device: context.device.id, tasks: context.started }),
   });
 }
 

@@ -3,7 +3,7 @@
  * something changed (tasks queued, a batch ended), runs the dispatch rule once and goes back
  * to idle. Per task it does nothing: batches take their own tasks from the queues.
  *
- *   idle ──WAKE / BATCH_ENDED──▶ dispatching ──▶ idle
+ *   idle ──WAKE / a batch done──▶ dispatching ──▶ idle
  *     └──CLOSE──▶ draining ──(last batch ended)──▶ stopped
  */
 import { enqueueActions, setup, stopChild } from 'xstate';
@@ -13,7 +13,7 @@ import type { TaskQueues } from '../dispatch/queues.js';
 import type { Device } from '../gpu/detect.js';
 import { PRIORITY_RANK } from '../task.js';
 import type { VramLedger } from '../threads/vram-ledger.js';
-import type { BatchEndedEvent, BatchMachine } from './batch.js';
+import type { BatchMachine, BatchOutput } from './batch.js';
 
 export interface SupervisorDeps {
   queues: TaskQueues;
@@ -22,7 +22,7 @@ export interface SupervisorDeps {
   types: ReadonlyMap<string, ResolvedType>;
   batch: BatchMachine;
   batchStarted(type: string, device: Device, leaseMiB: number): void;
-  batchEnded(event: BatchEndedEvent): void;
+  batchEnded(batch: BatchOutput): void;
 }
 
 interface SupervisorContext {
@@ -32,7 +32,10 @@ interface SupervisorContext {
   started: number;
 }
 
-export type SupervisorEvent = { type: 'WAKE' } | { type: 'CLOSE' } | BatchEndedEvent;
+/** A batch actor reached its final state: its lease is back. */
+type BatchDone = { type: `xstate.done.actor.${string}`; output: BatchOutput };
+
+export type SupervisorEvent = { type: 'WAKE' } | { type: 'CLOSE' } | BatchDone;
 
 /** Batch leases are tagged with negative numbers; task leases use the task's (positive) seq. */
 const batchLeaseTag = (n: number) => -n;
@@ -91,12 +94,12 @@ export function createSupervisor(deps: SupervisorDeps) {
         enqueue.assign({ batches, started });
       }),
       forgetBatch: enqueueActions(({ context, event, enqueue }) => {
-        if (event.type !== 'BATCH_ENDED') return;
-        const id = context.batches[event.batchType];
+        const { output } = event as BatchDone;
+        const id = context.batches[output.type];
         if (id) enqueue(stopChild(id));
-        const { [event.batchType]: _ended, ...batches } = context.batches;
+        const { [output.type]: _ended, ...batches } = context.batches;
         enqueue.assign({ batches });
-        enqueue(() => deps.batchEnded(event));
+        enqueue(() => deps.batchEnded(output));
       }),
       stopBatches: enqueueActions(({ context, enqueue }) => {
         for (const id of Object.values(context.batches)) enqueue.sendTo(id, { type: 'STOP' });
@@ -113,7 +116,7 @@ export function createSupervisor(deps: SupervisorDeps) {
       idle: {
         on: {
           WAKE: 'dispatching',
-          BATCH_ENDED: { target: 'dispatching', actions: 'forgetBatch' },
+          'xstate.done.actor.*': { target: 'dispatching', actions: 'forgetBatch' },
           CLOSE: 'draining',
         },
       },
@@ -123,7 +126,7 @@ export function createSupervisor(deps: SupervisorDeps) {
       },
       draining: {
         entry: 'stopBatches',
-        on: { BATCH_ENDED: { actions: 'forgetBatch' } },
+        on: { 'xstate.done.actor.*': { actions: 'forgetBatch' } },
         always: { guard: 'noBatches', target: 'stopped' },
       },
       stopped: { type: 'final' },

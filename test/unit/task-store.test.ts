@@ -170,7 +170,7 @@ describe('TaskStore', () => {
     await expect(store.insert({ ...dup.record, id: task.id }, { ...dup.entry, id: task.id })).rejects.toMatchObject({ code: 'STORE_ERROR' });
     await expect(store.insert(dup.record, { ...dup.entry, seq: dup.record.seq + 1 })).rejects.toMatchObject({ code: 'STORE_ERROR' });
     const bad = newTask(store, 'llm', 'normal', { handle: Symbol('not encodable') });
-    await expect(store.insert(bad.record, bad.entry)).rejects.toMatchObject({ code: 'STORE_ERROR' });
+    await expect(store.insert(bad.record, bad.entry)).rejects.toMatchObject({ code: 'INVALID_PAYLOAD' });
     await store.finish(task.id, { status: 'cancelled', finishedAt: 2 });
     await expect(store.finish(task.id, { status: 'succeeded', finishedAt: 3 })).rejects.toMatchObject({ code: 'STORE_ERROR' });
     await expect(store.markRunning(task.id, { startedAt: 3 })).rejects.toMatchObject({ code: 'STORE_ERROR' });
