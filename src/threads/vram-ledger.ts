@@ -71,9 +71,7 @@ export class VramLedger {
     }
     const slots = int('create', 'options.slots', options.slots ?? LEDGER_DEFAULT_SLOTS, 1, MAX_SLOTS);
     const i32 = new Int32Array(new SharedArrayBuffer(4 * (dev(devices.length) + LEDGER_SLOT_WORDS * slots)));
-    devices.forEach((d, i) => {
-      i32[dev(i)] = int('create', `devices[${i}].capacityMiB`, d?.capacityMiB, 0, INT32_MAX);
-    });
+    devices.forEach((d, i) => (i32[dev(i)] = int('create', `devices[${i}].capacityMiB`, d?.capacityMiB, 0, INT32_MAX)));
     i32[DEVICE_COUNT] = devices.length;
     i32[SLOT_COUNT] = slots;
     Atomics.store(i32, MAGIC, LEDGER_MAGIC);
@@ -269,9 +267,7 @@ export class VramLedger {
     return -1;
   }
 
-  private device(device: number, call: string): number {
-    return dev(int(call, 'device', device, 0, this.deviceCount - 1));
-  }
+  private device(d: number, call: string): number { return dev(int(call, 'device', d, 0, this.deviceCount - 1)); }
   /** The first word of a live lease's slot; RangeError for a bad handle or a free slot. */
   private live(lease: number, call: string): number {
     const s = this.slotsBase + LEDGER_SLOT_WORDS * int(call, 'lease', lease, 0, this.slotCount - 1);
