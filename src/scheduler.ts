@@ -97,6 +97,7 @@ export class Scheduler extends EventEmitter {
       freeLaneThreads: config.freeLaneThreads,
       logLevel: config.logger.level,
       serviceName: config.serviceName,
+      threadGone: (threadId) => this.ledger.recoverThread(threadId),
     });
     const run: TaskRunDeps = {
       store,

@@ -15,6 +15,8 @@ export interface PoolsOptions {
   ledger: SharedArrayBuffer;
   freeLaneThreads: number;
   logLevel: string;
+  /** A worker thread is gone (crashed or retired): the ledger repairs anything it left half-done. */
+  threadGone(threadId: number): void;
   serviceName: string;
 }
 
@@ -60,7 +62,7 @@ export class Pools {
   }
 
   private create(threads: number, concurrentTasksPerWorker: number): Piscina {
-    return new Piscina({
+    const pool = new Piscina({
       filename: workerEntry,
       workerData: this.setup,
       minThreads: 1,
@@ -69,5 +71,18 @@ export class Pools {
       // Idle workers must keep their event loop running (no Atomics.wait between tasks).
       atomics: 'disabled',
     });
+    // Piscina reports a destroyed worker without its id (a dead worker's threadId reads -1):
+    // remember the ids of live workers and report those that are no longer among them.
+    const known = new Set<number>();
+    pool.on('workerCreate', (worker: { id: number }) => known.add(worker.id));
+    pool.on('workerDestroy', () => {
+      const live = new Set(pool.threads.map((thread) => thread.threadId));
+      for (const threadId of known) {
+        if (live.has(threadId)) continue;
+        known.delete(threadId);
+        this.options.threadGone(threadId);
+      }
+    });
+    return pool;
   }
 }

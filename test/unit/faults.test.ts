@@ -41,6 +41,16 @@ describe('faults in handlers and worker threads', () => {
     expect(s.snapshot().devices[0]!.reservedGb).toBe(0);
   });
 
+  it('a thread that dies holding the ledger lock does not stall anyone: the lock is recovered', async () => {
+    const s = await start({ types: { t: { handler: fixture('dies-holding-ledger-lock.mjs'), vramGb: 2 } } });
+    const crash = await s.submit('t', { crash: true });
+    const next = await s.submit('t', {});
+    expect(await s.wait(crash.id)).toMatchObject({ error: { code: 'WORKER_CRASHED' } });
+    expect(await s.wait(next.id)).toMatchObject({ status: 'succeeded' });
+    await s.drain();
+    expect(s.snapshot().devices[0]!.reservedGb).toBe(0);
+  }, 4_000);
+
   it('a model that fails to load fails its tasks with MODEL_LOAD_FAILED, not forever retried', async () => {
     const s = await start({ types: { t: { handler: fixture('load-throws.mjs'), vramGb: 2 } } });
     const ids = await Promise.all([1, 2, 3].map((n) => s.submit('t', { n })));
