@@ -11,6 +11,7 @@
 // "worker" = when the task's code began in its worker thread (it returns performance.timeOrigin +
 // performance.now(), comparable with the main thread's clock); "event" = when the scheduler emitted
 // task:started. With a window W, p50 is dominated by the W - 1 tasks ahead in line (≈ W / rate).
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -20,13 +21,16 @@ import { pino } from 'pino';
 import { createScheduler } from 'vram-scheduler';
 import { clock } from './work.mjs';
 
-const HELP = `Usage: npm run bench -- [--tasks N] [--threads T] [--window W] [--warmup K] [--cpu-ms MS]
+const HELP = `Usage: npm run bench -- [--tasks N] [--threads T] [--window W] [--warmup K] [--cpu-ms MS] [--max-s S]
 
   --tasks N     tasks per contender and round (default 20000)
   --threads T   worker threads / concurrency (default 2)
   --window W    tasks in flight at most (default 1000)
   --warmup K    untimed tasks per contender before each timed run (default 500)
   --cpu-ms MS   CPU per task in the second round (default 1; 0 skips the round)
+  --max-s S     time cap per timed run (default 15): at the cap the run counts the tasks that
+                finished, is marked "capped", and the contender is closed with its window still
+                in flight (keeps the whole bench under ~2 minutes however slow a contender is)
 
 Writes bench/results/throughput.json.`;
 
@@ -37,6 +41,7 @@ const { values: args } = parseArgs({
     window: { type: 'string', default: '1000' },
     warmup: { type: 'string', default: '500' },
     'cpu-ms': { type: 'string', default: '1' },
+    'max-s': { type: 'string', default: '15' },
     help: { type: 'boolean' },
   },
 });
@@ -50,8 +55,10 @@ const options = {
   window: int('window', 1),
   warmup: int('warmup', 0),
   cpuMs: Number(args['cpu-ms']),
+  maxSeconds: Number(args['max-s']),
 };
 if (!(options.cpuMs >= 0)) fail(`--cpu-ms must be a number >= 0, got ${args['cpu-ms']}`);
+if (!(options.maxSeconds > 0)) fail(`--max-s must be a number > 0, got ${args['max-s']}`);
 
 const workerFile = new URL('./raw-piscina-worker.mjs', import.meta.url);
 const handlerFile = new URL('./noop-handler.mjs', import.meta.url);
@@ -59,18 +66,18 @@ const silent = pino({ level: 'silent' });
 const dirs = [];
 process.on('exit', () => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
-// ---- contenders: each returns { run(n, cpuMs) → per-task latencies, close(), stats() } ---------------
+// ---- contenders: each returns { run(n, cpuMs, cap) → { done, capped, wallMs, latency }, close(), stats() } ---
 
 async function rawPiscina() {
   const pool = new Piscina({ filename: workerFile.href, maxThreads: options.threads, minThreads: options.threads, atomics: 'disabled' });
   return {
-    async run(n, cpuMs) {
-      const worker = new Float64Array(n);
-      await windowed(n, async (i) => {
+    async run(n, cpuMs, cap) {
+      const worker = [];
+      const outcome = await windowed(n, cap, async () => {
         const submittedAt = clock();
-        worker[i] = (await pool.run({ cpuMs })) - submittedAt;
+        worker.push((await pool.run({ cpuMs })) - submittedAt);
       });
-      return { worker };
+      return { ...outcome, latency: { worker: worker.slice() } };
     },
     stats: () => ({}),
     close: () => pool.destroy(),
@@ -94,19 +101,19 @@ async function scheduler(lane) {
   s.on('batch:started', () => batches++);
   s.on('task:started', ({ id }) => startedAt.set(id, clock()));
   return {
-    async run(n, cpuMs) {
-      const worker = new Float64Array(n);
-      const event = new Float64Array(n);
+    async run(n, cpuMs, cap) {
+      const worker = [];
+      const event = [];
       startedAt = new Map();
-      await windowed(n, async (i) => {
+      const outcome = await windowed(n, cap, async () => {
         const submittedAt = clock();
         const { id } = await s.submit('work', { cpuMs });
         const result = await s.wait(id);
         if (result.status !== 'succeeded') throw new Error(`task ${id} ${result.status}: ${result.error?.code} ${result.error?.message}`);
-        worker[i] = result.value - submittedAt;
-        event[i] = startedAt.get(id) - submittedAt;
+        worker.push(result.value - submittedAt);
+        event.push(startedAt.get(id) - submittedAt);
       });
-      return { worker, event };
+      return { ...outcome, latency: { worker: worker.slice(), event: event.slice() } };
     },
     stats: () => ({ batches }),
     close: () => s.close(),
@@ -122,20 +129,20 @@ const CONTENDERS = {
 // ---- measure -------------------------------------------------------------------------------------------
 
 const rounds = [];
-console.log(`${options.tasks} tasks, ${options.threads} threads, window ${options.window}, warm-up ${options.warmup}; node ${process.version}, ${os.availableParallelism()} CPUs\n`);
+console.log(`${options.tasks} tasks, ${options.threads} threads, window ${options.window}, warm-up ${options.warmup}, cap ${options.maxSeconds} s per run; node ${process.version}, ${os.availableParallelism()} CPUs\n`);
 for (const cpuMs of options.cpuMs > 0 ? [0, options.cpuMs] : [0]) {
   const figures = {};
   for (const [name, make] of Object.entries(CONTENDERS)) {
     const contender = await make();
     try {
-      if (options.warmup > 0) await contender.run(options.warmup, cpuMs);
+      if (options.warmup > 0) await contender.run(options.warmup, cpuMs, false);
       const before = contender.stats();
-      const t0 = performance.now();
-      const latency = await contender.run(options.tasks, cpuMs);
-      const wallMs = performance.now() - t0;
+      const { done, capped, wallMs, latency } = await contender.run(options.tasks, cpuMs, true);
       const after = contender.stats();
       figures[name] = {
-        tasksPerSec: Math.round(options.tasks / (wallMs / 1000)),
+        tasksPerSec: Math.round(done / (wallMs / 1000)),
+        tasks: done,
+        capped,
         wallMs: Math.round(wallMs),
         ...Object.fromEntries(Object.entries(latency).map(([kind, values]) => [`${kind}LatencyMs`, percentiles(values)])),
         ...('batches' in after ? { batches: after.batches - before.batches } : {}),
@@ -154,12 +161,14 @@ for (const cpuMs of options.cpuMs > 0 ? [0, options.cpuMs] : [0]) {
 
 const report = {
   date: new Date().toISOString(),
+  commit: gitCommit(),
   node: process.version,
   platform: `${os.platform()} ${os.arch()}`,
   cpus: { count: os.cpus().length, availableParallelism: os.availableParallelism(), model: os.cpus()[0]?.model },
   options,
   notes: [
-    'tasksPerSec: timed tasks / wall time of the timed run (after warm-up), all tasks finished',
+    'tasksPerSec: timed tasks finished / wall time of the timed run (after warm-up); capped: the run hit --max-s first (wallMs = the cap; tasks = those finished by then)',
+    'latencies of a capped run cover only the tasks that finished before the cap',
     'workerLatencyMs: submit call → task code started in its worker thread (shared clock)',
     'eventLatencyMs: submit call → task:started event in the main thread (scheduler only)',
     'sched-gpu runs its tasks in ONE thread (concurrency T): with CPU-bound work it uses one core, the others use T',
@@ -173,13 +182,31 @@ console.log(`\nwrote ${out.pathname}`);
 
 // ---- helpers -------------------------------------------------------------------------------------------
 
-/** Runs task(0..n-1) with at most options.window of them pending at any moment. */
-async function windowed(n, task) {
-  let next = 0;
+/**
+ * Runs task() n times with at most options.window pending at any moment. With `cap`, stops at
+ * --max-s: returns at once with the count finished so far (the caller then closes the contender,
+ * which rejects what is still in flight: those rejections are expected and ignored).
+ */
+async function windowed(n, cap, task) {
+  const t0 = performance.now();
+  let started = 0;
+  let done = 0;
+  let stopped = false;
   const lane = async () => {
-    while (next < n) await task(next++);
+    while (started < n && !stopped) {
+      started++;
+      await task();
+      if (!stopped) done++;
+    }
   };
-  await Promise.all(Array.from({ length: Math.min(options.window, n) }, lane));
+  const all = Promise.all(Array.from({ length: Math.min(options.window, n) }, lane)).then(() => 'done');
+  all.catch(() => {}); // after the cap; before it, the race below rethrows
+  let timer;
+  const limit = new Promise((resolve) => (timer = cap ? setTimeout(resolve, options.maxSeconds * 1000, 'capped') : undefined));
+  const outcome = await Promise.race([all, limit]);
+  clearTimeout(timer);
+  stopped = true;
+  return { done, capped: outcome === 'capped', wallMs: performance.now() - t0 };
 }
 
 function percentiles(values) {
@@ -190,14 +217,24 @@ function percentiles(values) {
 
 function print(cpuMs, figures, ratios) {
   console.log(`Round: ${cpuMs === 0 ? 'no-op tasks' : `${cpuMs} ms of CPU per task`}`);
-  const rows = [['contender', 'tasks/s', 'wall ms', 'worker p50 ms', 'worker p99 ms', 'event p50 ms', 'event p99 ms', 'batches']];
+  const rows = [['contender', 'tasks/s', 'tasks', 'wall ms', 'worker p50 ms', 'worker p99 ms', 'event p50 ms', 'event p99 ms', 'batches']];
   for (const [name, f] of Object.entries(figures)) {
-    rows.push([name, f.tasksPerSec, f.wallMs, f.workerLatencyMs.p50, f.workerLatencyMs.p99, f.eventLatencyMs?.p50 ?? '-', f.eventLatencyMs?.p99 ?? '-', f.batches ?? '-']);
+    rows.push([name, f.tasksPerSec, `${f.tasks}${f.capped ? ' (capped)' : ''}`, f.wallMs, f.workerLatencyMs.p50, f.workerLatencyMs.p99, f.eventLatencyMs?.p50 ?? '-', f.eventLatencyMs?.p99 ?? '-', f.batches ?? '-']);
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => String(r[c]).length)));
   for (const row of rows) console.log('  ' + row.map((cell, c) => (c === 0 ? String(cell).padEnd(widths[c]) : String(cell).padStart(widths[c]))).join('  '));
   for (const [name, ratio] of Object.entries(ratios)) console.log(`  ${name}: ${ratio}`);
   console.log();
+}
+
+/** The library's commit, with "+dirty" when the working tree has changes; undefined outside git. */
+function gitCommit() {
+  const git = (...args) => execFileSync('git', args, { cwd: new URL('..', import.meta.url), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  try {
+    return `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--', 'src') ? '+dirty' : ''}`;
+  } catch {
+    return undefined;
+  }
 }
 
 function round3(x) {

@@ -89,8 +89,8 @@ function sample() {
 const batches = [];
 const liveBatch = new Map(); // type → its running batch
 const batchOfTask = new Map(); // task id → batch
-let resolveLateWave;
-const lateWaveSubmitted = new Promise((resolve) => (resolveLateWave = resolve));
+let firstBatchEnded;
+const aBatchEnded = new Promise((resolve) => (firstBatchEnded = resolve));
 
 scheduler.on('batch:started', ({ type, device, vramGb }) => {
   const batch = { n: batches.length + 1, type, device, leaseGb: vramGb, tasks: 0, loads: new Set(), start: now(), end: NaN };
@@ -103,7 +103,7 @@ scheduler.on('batch:ended', ({ type, device, tasks: count }) => {
   liveBatch.delete(type);
   Object.assign(batch, { tasks: count, end: now() });
   console.log(`${stamp()}  batch #${batch.n} end    ${type.padEnd(10)} on ${device}, ${count} tasks | ${sample()}`);
-  if (batches.filter((b) => b.end >= 0).length === 1) submitLateWave();
+  firstBatchEnded();
 });
 scheduler.on('task:started', ({ id, type }) => {
   if (liveBatch.has(type)) batchOfTask.set(id, liveBatch.get(type));
@@ -114,22 +114,33 @@ scheduler.on('task:failed', ({ id, type, error }) => {
 
 // ---- submit, drain --------------------------------------------------------------------------
 const ids = [];
-const submit = (from, to) => Promise.all(tasks.slice(from, to).map(([type, payload]) => scheduler.submit(type, payload).then(({ id }) => ids.push(id))));
+const refused = new Map(); // "type: CODE" → count; a refused submit writes nothing (e.g. a budget no device can hold)
+const submit = (from, to) =>
+  Promise.all(
+    tasks.slice(from, to).map(([type, payload]) =>
+      scheduler.submit(type, payload).then(
+        ({ id }) => ids.push(id),
+        (error) => {
+          const key = `${type}: ${error.code}`;
+          if (!refused.has(key)) console.log(`${stamp()}  submit refused  ${type}  ${error.code}: ${error.message}`);
+          refused.set(key, (refused.get(key) ?? 0) + 1);
+        },
+      ),
+    ),
+  );
 
 console.log(`vram-scheduler demo: ${taskCount} tasks (seed ${seed}) on ${devices.map((d) => `${d.id} ${d.vramGb} GB`).join(', ')}`);
 console.log(`types: ${Object.entries(CATALOG).map(([n, t]) => `${n} ${t.gpu === false ? 'free lane' : `${t.vramGb} GB`}`).join(', ')}\n`);
 await submit(0, burst);
 console.log(`${stamp()}  submitted a burst of ${burst} tasks | ${sample()}`);
 
-async function submitLateWave() {
-  if (burst < taskCount) {
-    await submit(burst, taskCount);
-    console.log(`${stamp()}  submitted a late wave of ${taskCount - burst} tasks | ${sample()}`);
-  }
-  resolveLateWave();
+// The late wave arrives while batches run: tasks of a running type join its batch (no reload),
+// a type whose batch has ended starts a new one.
+await Promise.race([aBatchEnded, scheduler.drain()]);
+if (burst < taskCount) {
+  await submit(burst, taskCount);
+  console.log(`${stamp()}  submitted a late wave of ${taskCount - burst} tasks | ${sample()}`);
 }
-if (burst === taskCount) resolveLateWave();
-await lateWaveSubmitted;
 await scheduler.drain();
 const wallMs = now();
 
@@ -167,6 +178,7 @@ table(
   }),
 );
 
+if (refused.size > 0) console.log(`\nRefused at submit (nothing stored): ${[...refused].map(([key, n]) => `${key} ×${n}`).join(', ')}`);
 console.log(`\nWall time: ${Math.round(wallMs)} ms for ${results.length} tasks (${results.filter((r) => r.status === 'succeeded').length} succeeded)`);
 await scheduler.close();
 process.exitCode = overCapacity ? 1 : 0;
