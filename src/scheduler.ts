@@ -78,6 +78,8 @@ export class Scheduler extends EventEmitter {
   private drainWaiters: (() => void)[] = [];
   private readonly largestDeviceMiB: number;
   private liveBatches = 0;
+  /** Task outcomes written but not yet committed. */
+  private committingOutcomes = 0;
   private wakeScheduled = false;
   private closing: Promise<void> | undefined;
 
@@ -105,6 +107,13 @@ export class Scheduler extends EventEmitter {
       ledger: this.ledger,
       started: (record) => this.taskStarted(record),
       finished: (record) => this.taskFinished(record),
+      recorded: (committing) => {
+        this.committingOutcomes++;
+        void committing.finally(() => {
+          this.committingOutcomes--;
+          this.checkIdle();
+        });
+      },
       broken: (entry, error) => this.config.logger.error({ id: entry.id, err: error }, 'task could not be recorded'),
     };
     this.freeLane = new FreeLane({
@@ -329,7 +338,11 @@ export class Scheduler extends EventEmitter {
   }
 
   private checkIdle(): void {
-    const idle = this.liveBatches === 0 && this.freeLane.inFlight === 0 && (this.queues.size === 0 || this.closing !== undefined);
+    const idle =
+      this.liveBatches === 0 &&
+      this.freeLane.inFlight === 0 &&
+      this.committingOutcomes === 0 &&
+      (this.queues.size === 0 || this.closing !== undefined);
     if (!idle || this.drainWaiters.length === 0) return;
     const waiters = this.drainWaiters;
     this.drainWaiters = [];

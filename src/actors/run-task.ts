@@ -1,7 +1,7 @@
 /**
  * One task from start to outcome: mark it running (durably, before any handler side effect),
- * run it in its type's pool, return any VRAM it grew, record the outcome durably, report.
- * It never rejects: every way a task can end becomes a terminal record.
+ * run it in its type's pool, record the outcome durably, report. It never rejects: every way a
+ * task can end becomes a terminal record.
  */
 import { fromPromise } from 'xstate';
 import { ErrorCode } from '../errors.js';
@@ -18,6 +18,8 @@ export interface TaskRunDeps {
   ledger: VramLedger;
   started(record: TaskRecord): void;
   finished(record: TaskRecord): void;
+  /** Tracks an outcome being committed: close() and drain() wait for it. */
+  recorded(committing: Promise<void>): void;
   /** A store failure: the task cannot be recorded; the scheduler logs it. */
   broken(entry: QueueEntry, error: unknown): void;
 }
@@ -27,33 +29,38 @@ export interface RunTaskInput {
   device: Device | undefined;
 }
 
+/**
+ * Resolves as soon as the task's thread is free again (the worker replied), so its batch can
+ * start the next task while the outcome is committed in the background (`deps.recorded`).
+ */
 export async function executeTask(deps: TaskRunDeps, { entry, device }: RunTaskInput): Promise<void> {
+  let record: TaskRecord;
   try {
-    const record = await deps.store.markRunning(entry.id, {
+    record = await deps.store.markRunning(entry.id, {
       startedAt: Date.now(),
       ...(device ? { device: device.id } : {}),
     });
-    deps.started(record);
-    let reply: WorkerReply;
-    try {
-      reply = await deps.pools.run({
-        op: 'run',
-        taskId: entry.id,
-        seq: entry.seq,
-        type: entry.type,
-        payload: record.payload,
-        ...(device ? { device: { id: device.id, index: device.index } } : {}),
-      });
-    } catch (error) {
-      reply = { ok: false, error: { code: ErrorCode.WORKER_CRASHED, message: crashMessage(error) } };
-    } finally {
-      // Whatever the task grew beyond its batch's lease, even if its thread died holding it.
-      deps.ledger.releaseTagged(entry.seq);
-    }
-    deps.finished(await recordOutcome(deps.store, entry.id, reply));
   } catch (error) {
     deps.broken(entry, error);
+    return;
   }
+  deps.started(record);
+  let reply: WorkerReply;
+  try {
+    reply = await deps.pools.run({
+      op: 'run',
+      taskId: entry.id,
+      seq: entry.seq,
+      type: entry.type,
+      payload: record.payload,
+      ...(device ? { device: { id: device.id, index: device.index } } : {}),
+    });
+  } catch (error) {
+    // The thread died: return whatever the task grew beyond its batch's lease (a live worker does it itself).
+    deps.ledger.releaseTagged(entry.seq);
+    reply = { ok: false, error: { code: ErrorCode.WORKER_CRASHED, message: crashMessage(error) } };
+  }
+  deps.recorded(recordOutcome(deps.store, entry.id, reply).then(deps.finished, (error: unknown) => deps.broken(entry, error)));
 }
 
 /** A result the store cannot encode (a class instance, a symbol) fails the task instead of leaving it running. */

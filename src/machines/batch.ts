@@ -9,7 +9,7 @@
  *
  * The machine holds control only: counts and the lease handle. Tasks stay in the queues.
  */
-import { assign, enqueueActions, fromPromise, setup, type ActorLogic, type AnyEventObject } from 'xstate';
+import { assign, enqueueActions, fromPromise, setup, stopChild, type ActorLogic, type DoneActorEvent } from 'xstate';
 import type { RunTaskInput } from '../actors/run-task.js';
 import type { TaskQueues } from '../dispatch/queues.js';
 import type { Device } from '../gpu/detect.js';
@@ -51,7 +51,7 @@ export interface BatchOutput {
   tasks: number;
 }
 
-export type BatchEvent = { type: 'TASKS_AVAILABLE' } | { type: 'STOP' } | AnyEventObject;
+export type BatchEvent = { type: 'TASKS_AVAILABLE' } | { type: 'STOP' } | DoneActorEvent;
 
 export function createBatchMachine(deps: BatchDeps) {
   return setup({
@@ -92,6 +92,8 @@ export function createBatchMachine(deps: BatchDeps) {
         }
         return { inFlight };
       }),
+      /** A finished task actor leaves the batch at once: the batch never accumulates children. */
+      forgetTask: stopChild(({ event }) => (event as DoneActorEvent).actorId),
       releaseLease: ({ context }) => deps.ledger.release(context.lease),
     },
     guards: {
@@ -107,7 +109,7 @@ export function createBatchMachine(deps: BatchDeps) {
         entry: 'fill',
         on: {
           TASKS_AVAILABLE: { actions: 'fill' },
-          'xstate.done.actor.*': { actions: ['taskDone', 'fill'] },
+          'xstate.done.actor.*': { actions: ['forgetTask', 'taskDone', 'fill'] },
           STOP: 'finishing',
         },
         always: [
@@ -116,7 +118,7 @@ export function createBatchMachine(deps: BatchDeps) {
         ],
       },
       finishing: {
-        on: { 'xstate.done.actor.*': { actions: 'taskDone' } },
+        on: { 'xstate.done.actor.*': { actions: ['forgetTask', 'taskDone'] } },
         always: { guard: 'idle', target: 'unloading' },
       },
       unloading: {

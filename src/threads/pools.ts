@@ -65,7 +65,8 @@ export class Pools {
     const pool = new Piscina({
       filename: workerEntry,
       workerData: this.setup,
-      minThreads: 1,
+      // Every thread stays: a retired one would re-import its handler and reload its model.
+      minThreads: threads,
       maxThreads: threads,
       concurrentTasksPerWorker,
       // Idle workers must keep their event loop running (no Atomics.wait between tasks).
