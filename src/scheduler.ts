@@ -119,7 +119,7 @@ export class Scheduler extends EventEmitter {
     this.freeLane = new FreeLane({
       queues: this.queues,
       types: [...config.types.values()].filter((t) => !t.gpu).map((t) => t.name),
-      capacity: config.freeLaneThreads * 2,
+      capacity: config.freeLaneThreads * 4,
       run: (entry) => executeTask(run, { entry, device: undefined }),
       settled: () => this.checkIdle(),
     });
