@@ -10,36 +10,20 @@ import { createRunTask, executeTask, type TaskRunDeps } from './actors/run-task.
 import { resolveConfig, type ResolvedConfig } from './config.js';
 import { FreeLane } from './dispatch/free-lane.js';
 import { TaskQueues } from './dispatch/queues.js';
-import {
-  BudgetExceedsDevicesError,
-  InvalidPayloadError,
-  QueueFullError,
-  SchedulerClosedError,
-  SchedulerError,
-  StoreError,
-  TaskNotFoundError,
-  UnknownTypeError,
-} from './errors.js';
+import { QueueFullError, SchedulerClosedError, SchedulerError, StoreError, TaskNotFoundError } from './errors.js';
 import type { SchedulerEventName, SchedulerEvents } from './events.js';
 import { detectDevices, type Device } from './gpu/detect.js';
-import { createBatchMachine, type BatchContext } from './machines/batch.js';
+import { createBatchMachine } from './machines/batch.js';
 import { createSupervisor, type SupervisorMachine } from './machines/supervisor.js';
 import type { SchedulerOptions } from './options.js';
+import { takeSnapshot, type SchedulerSnapshot } from './snapshot.js';
 import { TaskStore } from './store/task-store.js';
-import { validateSubmitOptions, type SubmitOptions, type SubmitReceipt } from './submit.js';
+import { checkSubmit, type SubmitOptions, type SubmitReceipt } from './submit.js';
 import { toResult, type QueueEntry, type TaskRecord, type TaskResult } from './task.js';
 import { Pools } from './threads/pools.js';
 import { VramLedger } from './threads/vram-ledger.js';
-import { gbToMiB, mibToGb } from './units.js';
-
-export interface SchedulerSnapshot {
-  /** The supervisor's state: 'idle' | 'dispatching' | 'draining' | 'stopped'. */
-  state: string;
-  devices: { id: string; vramGb: number; reservedGb: number }[];
-  /** Queued tasks per configured type. */
-  queues: Record<string, number>;
-  batches: { type: string; device: string; vramGb: number; running: number; tasks: number; state: string }[];
-}
+import { ResultWaiters } from './waiters.js';
+import { mibToGb } from './units.js';
 
 /** Builds a scheduler: validates options, detects devices, opens the store and recovers queued work. */
 export async function createScheduler(options: SchedulerOptions): Promise<Scheduler> {
@@ -74,7 +58,7 @@ export class Scheduler extends EventEmitter {
   private readonly keys = new Map<string, string>();
   /** Submits written but not yet committed, per type: they count toward the depth limit. */
   private readonly committing = new Map<string, number>();
-  private readonly waiters = new Map<string, { resolve(result: TaskResult): void; reject(error: Error): void }[]>();
+  private readonly waiters = new ResultWaiters();
   private drainWaiters: (() => void)[] = [];
   private readonly largestDeviceMiB: number;
   private liveBatches = 0;
@@ -155,19 +139,7 @@ export class Scheduler extends EventEmitter {
   /** Queues a task; resolves once it is durably stored. Bad input rejects with a typed error and writes nothing. */
   async submit(type: string, payload: unknown, options?: SubmitOptions): Promise<SubmitReceipt> {
     if (this.closing) throw new SchedulerClosedError('submit');
-    const taskType = this.config.types.get(type);
-    if (!taskType) throw new UnknownTypeError(type, [...this.config.types.keys()]);
-    const { priority = 'normal', vramGb, key } = validateSubmitOptions(options);
-    try {
-      structuredClone(payload);
-    } catch (error) {
-      throw new InvalidPayloadError(type, error);
-    }
-    const vramMiB = vramGb === undefined ? 0 : gbToMiB(vramGb);
-    const needMiB = taskType.gpu ? Math.max(taskType.vramMiB, vramMiB) : 0;
-    if (needMiB > this.largestDeviceMiB) {
-      throw new BudgetExceedsDevicesError(type, mibToGb(needMiB), mibToGb(this.largestDeviceMiB));
-    }
+    const { priority, vramGb, vramMiB, key } = checkSubmit(this.config.types, this.largestDeviceMiB, type, payload, options);
     const dedupe = key === undefined ? undefined : `${type}\u0000${key}`;
     const existing = dedupe && this.keys.get(dedupe);
     if (existing) return { id: existing, isNew: false };
@@ -205,12 +177,7 @@ export class Scheduler extends EventEmitter {
   async wait(id: string): Promise<TaskResult> {
     const record = this.read(id, 'wait');
     const result = toResult(record);
-    if (result) return result;
-    return new Promise((resolve, reject) => {
-      const list = this.waiters.get(id) ?? [];
-      list.push({ resolve, reject });
-      this.waiters.set(id, list);
-    });
+    return result ?? this.waiters.add(id);
   }
 
   /** The terminal result, or `undefined` while the task is queued or running. */
@@ -238,23 +205,13 @@ export class Scheduler extends EventEmitter {
   }
 
   snapshot(): SchedulerSnapshot {
-    const supervisor = this.supervisor.getSnapshot();
-    const queues: Record<string, number> = {};
-    for (const name of this.config.types.keys()) queues[name] = this.queues.depth(name);
-    return {
-      state: String(supervisor.value),
-      devices: this.devices.map((d) => ({
-        id: d.id,
-        vramGb: d.unlimited ? Number.POSITIVE_INFINITY : mibToGb(d.capacityMiB),
-        reservedGb: mibToGb(this.ledger.reserved(d.index)),
-      })),
-      queues,
-      batches: Object.values(supervisor.children).map((child) => {
-        const batch = child!.getSnapshot() as { value: unknown; context: BatchContext };
-        const { type, device, leaseMiB, inFlight, started } = batch.context;
-        return { type, device: device.id, vramGb: mibToGb(leaseMiB), running: inFlight, tasks: started, state: String(batch.value) };
-      }),
-    };
+    return takeSnapshot({
+      supervisor: this.supervisor.getSnapshot(),
+      devices: this.devices,
+      ledger: this.ledger,
+      queues: this.queues,
+      typeNames: this.config.types.keys(),
+    });
   }
 
   /** Stops accepting work, lets running tasks finish, then stops threads and closes the store. Queued tasks stay stored. Idempotent. */
@@ -274,8 +231,7 @@ export class Scheduler extends EventEmitter {
       this.drainWaiters.push(resolve);
       this.checkIdle();
     });
-    for (const [id, list] of this.waiters) for (const waiter of list) waiter.reject(new SchedulerClosedError(`wait for task ${id}`));
-    this.waiters.clear();
+    this.waiters.rejectAll((id) => new SchedulerClosedError(`wait for task ${id}`));
     await this.pools.close();
     await this.store.close();
     this.notify('closed');
@@ -323,9 +279,7 @@ export class Scheduler extends EventEmitter {
     if (record.key !== undefined) this.keys.delete(`${record.type}\u0000${record.key}`);
     const result = toResult(record)!;
     this.notify(result.status === 'succeeded' ? 'task:succeeded' : 'task:failed', result);
-    const list = this.waiters.get(record.id);
-    this.waiters.delete(record.id);
-    for (const waiter of list ?? []) waiter.resolve(result);
+    this.waiters.settle(result);
   }
 
   /** A listener that throws must not break the scheduler's own bookkeeping: log it and go on. */

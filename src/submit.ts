@@ -1,6 +1,8 @@
-/** Per-submit options, validated at the call. */
-import { expected } from './errors.js';
+/** Per-submit options and the checks a submit passes before anything is written. */
+import type { ResolvedType } from './config.js';
+import { BudgetExceedsDevicesError, expected, InvalidPayloadError, UnknownTypeError } from './errors.js';
 import { PRIORITIES, type Priority } from './task.js';
+import { gbToMiB, mibToGb } from './units.js';
 
 export interface SubmitOptions {
   /** Served most urgent first; FIFO within a priority. @default 'normal' */
@@ -17,7 +19,7 @@ export interface SubmitReceipt {
   isNew: boolean;
 }
 
-export function validateSubmitOptions(options: unknown): SubmitOptions {
+function validateSubmitOptions(options: unknown): SubmitOptions {
   if (options === undefined) return {};
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw expected('options', 'an object', options);
@@ -37,4 +39,34 @@ export function validateSubmitOptions(options: unknown): SubmitOptions {
     throw expected('options.key', 'a non-empty string of at most 512 characters', key);
   }
   return { priority: priority as Priority | undefined, vramGb: vramGb as number | undefined, key: key as string | undefined };
+}
+
+export interface CheckedSubmit {
+  priority: Priority;
+  vramGb: number | undefined;
+  /** The per-task override in MiB; 0 = the type's budget. */
+  vramMiB: number;
+  key: string | undefined;
+}
+
+/** Everything about a submit that can be wrong before it touches the store, in the order a caller fixes it. */
+export function checkSubmit(
+  types: ReadonlyMap<string, ResolvedType>,
+  largestDeviceMiB: number,
+  type: string,
+  payload: unknown,
+  options: unknown,
+): CheckedSubmit {
+  const taskType = types.get(type);
+  if (!taskType) throw new UnknownTypeError(type, [...types.keys()]);
+  const { priority = 'normal', vramGb, key } = validateSubmitOptions(options);
+  try {
+    structuredClone(payload);
+  } catch (error) {
+    throw new InvalidPayloadError(type, error);
+  }
+  const vramMiB = vramGb === undefined ? 0 : gbToMiB(vramGb);
+  const needMiB = taskType.gpu ? Math.max(taskType.vramMiB, vramMiB) : 0;
+  if (needMiB > largestDeviceMiB) throw new BudgetExceedsDevicesError(type, mibToGb(needMiB), mibToGb(largestDeviceMiB));
+  return { priority, vramGb, vramMiB, key };
 }

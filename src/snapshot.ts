@@ -1,0 +1,45 @@
+/** A point-in-time view of the scheduler, for dashboards, logs and tests. */
+import type { AnyActorRef } from 'xstate';
+import type { TaskQueues } from './dispatch/queues.js';
+import type { Device } from './gpu/detect.js';
+import type { BatchContext } from './machines/batch.js';
+import type { VramLedger } from './threads/vram-ledger.js';
+import { mibToGb } from './units.js';
+
+export interface SchedulerSnapshot {
+  /** The supervisor's state: 'idle' | 'dispatching' | 'draining' | 'stopped'. */
+  state: string;
+  /** `vramGb` is Infinity for the unlimited device used when no GPU is found. */
+  devices: { id: string; vramGb: number; reservedGb: number }[];
+  /** Queued tasks per configured type. */
+  queues: Record<string, number>;
+  /** Live batches: `running` tasks now, `tasks` started so far, `state` of the batch machine. */
+  batches: { type: string; device: string; vramGb: number; running: number; tasks: number; state: string }[];
+}
+
+export interface SnapshotSources {
+  supervisor: { value: unknown; children: Record<string, AnyActorRef | undefined> };
+  devices: readonly Device[];
+  ledger: VramLedger;
+  queues: TaskQueues;
+  typeNames: Iterable<string>;
+}
+
+export function takeSnapshot({ supervisor, devices, ledger, queues, typeNames }: SnapshotSources): SchedulerSnapshot {
+  const depths: Record<string, number> = {};
+  for (const name of typeNames) depths[name] = queues.depth(name);
+  return {
+    state: String(supervisor.value),
+    devices: devices.map((d) => ({
+      id: d.id,
+      vramGb: d.unlimited ? Number.POSITIVE_INFINITY : mibToGb(d.capacityMiB),
+      reservedGb: mibToGb(ledger.reserved(d.index)),
+    })),
+    queues: depths,
+    batches: Object.values(supervisor.children).map((child) => {
+      const batch = child!.getSnapshot() as { value: unknown; context: BatchContext };
+      const { type, device, leaseMiB, inFlight, started } = batch.context;
+      return { type, device: device.id, vramGb: mibToGb(leaseMiB), running: inFlight, tasks: started, state: String(batch.value) };
+    }),
+  };
+}
