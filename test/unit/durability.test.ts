@@ -93,3 +93,21 @@ describe('durability across a crash (real child process, SIGKILL)', () => {
     expect(await second.wait(b.id)).toMatchObject({ status: 'succeeded', value: { payload: { n: 2 } } });
   });
 });
+
+describe('close() during submits', () => {
+  it('waits for submits being committed: each is either refused or stored', async () => {
+    const dataDir = tempDir();
+    const first = await start({ dataDir, types });
+    const submits = Array.from({ length: 50 }, (_, n) => first.submit('quick', { n }));
+    const closing = first.close();
+    const settled = await Promise.allSettled(submits);
+    await closing;
+    const acked = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value.id] : []));
+    for (const r of settled) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'SCHEDULER_CLOSED' });
+    expect(acked.length).toBeGreaterThan(0);
+
+    const second = await start({ dataDir, types });
+    const results = await Promise.all(acked.map((id) => second.wait(id)));
+    expect(results.every((r) => r.status === 'succeeded')).toBe(true);
+  });
+});
