@@ -10,12 +10,21 @@ import { createRunTask, executeTask, type TaskRunDeps } from './actors/run-task.
 import { resolveConfig, type ResolvedConfig } from './config.js';
 import { FreeLane } from './dispatch/free-lane.js';
 import { TaskQueues } from './dispatch/queues.js';
-import { QueueFullError, SchedulerClosedError, SchedulerError, StoreError, TaskNotFoundError } from './errors.js';
+import { Admission } from './admission.js';
+import {
+  ErrorCode,
+  QueueFullError,
+  SchedulerClosedError,
+  SchedulerError,
+  StoreError,
+  TaskNotFoundError,
+} from './errors.js';
 import type { SchedulerEventName, SchedulerEvents } from './events.js';
 import { detectDevices, type Device } from './gpu/detect.js';
 import { createBatchMachine } from './machines/batch.js';
 import { createSupervisor, type SupervisorMachine } from './machines/supervisor.js';
 import type { SchedulerOptions } from './options.js';
+import { recoverQueued } from './recovery.js';
 import { takeSnapshot, type SchedulerSnapshot } from './snapshot.js';
 import { TaskStore } from './store/task-store.js';
 import { checkSubmit, type SubmitOptions, type SubmitReceipt } from './submit.js';
@@ -31,14 +40,15 @@ export async function createScheduler(options: SchedulerOptions): Promise<Schedu
   const devices = await detectDevices(config.devices, config.logger);
   const store = TaskStore.open({ dir: config.dataDir });
   try {
-    const recovered = await store.recover(Date.now());
-    for (const id of recovered.interrupted) config.logger.warn({ id }, 'task was running when the process stopped: marked failed (INTERRUPTED)');
-    return new Scheduler(config, devices, store, recovered.queued);
+    const resumed = await recoverQueued(store, config, largestCapacity(devices));
+    return new Scheduler(config, devices, store, resumed);
   } catch (error) {
     await store.close();
     throw error;
   }
 }
+
+const largestCapacity = (devices: readonly Device[]) => Math.max(...devices.map((d) => d.capacityMiB));
 
 // Typed `on`/`once`/`off`/`emit`, after BullMQ's listener interfaces.
 export interface Scheduler {
@@ -54,10 +64,7 @@ export class Scheduler extends EventEmitter {
   private readonly pools: Pools;
   private readonly freeLane: FreeLane;
   private readonly supervisor: Actor<SupervisorMachine>;
-  /** Live (queued or running) tasks by `type + key`, for deduplication. */
-  private readonly keys = new Map<string, string>();
-  /** Submits written but not yet committed, per type: they count toward the depth limit. */
-  private readonly committing = new Map<string, number>();
+  private readonly admission = new Admission();
   private readonly waiters = new ResultWaiters();
   private drainWaiters: (() => void)[] = [];
   private readonly largestDeviceMiB: number;
@@ -72,11 +79,11 @@ export class Scheduler extends EventEmitter {
     private readonly config: ResolvedConfig,
     private readonly devices: readonly Device[],
     private readonly store: TaskStore,
-    recovered: readonly QueueEntry[],
+    resumed: readonly QueueEntry[],
   ) {
     super();
     this.ledger = VramLedger.create(devices.map((d) => ({ capacityMiB: d.capacityMiB })));
-    this.largestDeviceMiB = Math.max(...devices.map((d) => d.capacityMiB));
+    this.largestDeviceMiB = largestCapacity(devices);
     this.pools = new Pools({
       types: config.types,
       ledger: this.ledger.buffer,
@@ -98,7 +105,7 @@ export class Scheduler extends EventEmitter {
           this.checkIdle();
         });
       },
-      broken: (entry, error) => this.config.logger.error({ id: entry.id, err: error }, 'task could not be recorded'),
+      broken: (entry, error) => this.taskBroken(entry, error),
     };
     this.freeLane = new FreeLane({
       queues: this.queues,
@@ -133,41 +140,42 @@ export class Scheduler extends EventEmitter {
     );
     this.supervisor.subscribe({ error: (error) => this.config.logger.error({ err: error }, 'supervisor failed') });
     this.supervisor.start();
-    this.recover(recovered);
+    for (const entry of resumed) {
+      this.queues.push(entry);
+      this.admission.restore(entry);
+    }
+    this.wake();
+    void this.watchReleases();
   }
 
   /** Queues a task; resolves once it is durably stored. Bad input rejects with a typed error and writes nothing. */
   async submit(type: string, payload: unknown, options?: SubmitOptions): Promise<SubmitReceipt> {
     if (this.closing) throw new SchedulerClosedError('submit');
     const { priority, vramGb, vramMiB, key } = checkSubmit(this.config.types, this.largestDeviceMiB, type, payload, options);
-    const dedupe = key === undefined ? undefined : `${type}\u0000${key}`;
-    const existing = dedupe && this.keys.get(dedupe);
-    if (existing) return { id: existing, isNew: false };
-    const committing = this.committing.get(type) ?? 0;
-    if (this.queues.depth(type) + committing >= this.config.maxQueueDepth) {
-      this.config.logger.warn({ type, maxQueueDepth: this.config.maxQueueDepth }, 'queue full: submit refused');
-      throw new QueueFullError(type, this.config.maxQueueDepth);
+    const holding = this.admission.holderOf(type, key);
+    if (holding) {
+      const holder = await holding;
+      if (holder !== undefined) return { id: holder, isNew: false };
+      if (this.closing) throw new SchedulerClosedError('submit');
     }
 
     const id = randomUUID();
     const queuedAt = Date.now();
     const entry: QueueEntry = { id, type, seq: this.store.nextSeq(), priority, queuedAt, vramMiB };
-    if (key !== undefined) entry.key = key;
     const record: TaskRecord = { id, type, seq: entry.seq, priority, payload, status: 'queued', queuedAt };
     if (vramGb !== undefined) record.vramGb = vramGb;
-    if (key !== undefined) record.key = key;
-
-    if (dedupe) this.keys.set(dedupe, id);
-    this.committing.set(type, committing + 1);
+    if (key !== undefined) record.key = entry.key = key;
     try {
-      await this.store.insert(record, entry);
+      await this.admission.admit({ id, type, key }, this.queues.depth(type), this.config.maxQueueDepth, async () => {
+        await this.store.insert(record, entry);
+        this.queues.push(entry); // before the submit stops counting as "being written"
+      });
     } catch (error) {
-      if (dedupe) this.keys.delete(dedupe);
+      if (error instanceof QueueFullError) this.config.logger.warn({ type, maxQueueDepth: this.config.maxQueueDepth }, 'queue full: submit refused');
       throw error instanceof SchedulerError ? error : new StoreError(`Could not store the task: ${String(error)}`, { cause: error });
     } finally {
-      this.committing.set(type, (this.committing.get(type) ?? 1) - 1);
+      this.checkIdle(); // drain() and close() wait for submits being written
     }
-    this.queues.push(entry);
     this.notify('task:queued', { id, type, priority, seq: entry.seq });
     this.wake();
     return { id, isNew: true };
@@ -223,33 +231,34 @@ export class Scheduler extends EventEmitter {
     await this.close();
   }
 
+  /** Each step runs even if one before it failed (a supervisor that died must not keep threads and the store open). */
   private async shutdown(): Promise<void> {
     this.freeLane.stop();
-    this.supervisor.send({ type: 'CLOSE' });
-    await waitFor(this.supervisor, (snapshot) => snapshot.status === 'done');
-    await new Promise<void>((resolve) => {
-      this.drainWaiters.push(resolve);
-      this.checkIdle();
-    });
+    this.ledger.wakeWaiters(); // ends the release watcher
+    const steps: [string, () => Promise<unknown>][] = [
+      ['stop the batches', async () => {
+        this.supervisor.send({ type: 'CLOSE' });
+        await waitFor(this.supervisor, (snapshot) => snapshot.status === 'done');
+      }],
+      ['let running tasks finish', () => this.drain()],
+      ['stop the threads', () => this.pools.close()],
+      ['close the store', () => this.store.close()],
+    ];
+    for (const [step, run] of steps) {
+      try {
+        await run();
+      } catch (error) {
+        this.config.logger.error({ err: error }, `close: could not ${step}`);
+      }
+    }
     this.waiters.rejectAll((id) => new SchedulerClosedError(`wait for task ${id}`));
-    await this.pools.close();
-    await this.store.close();
     this.notify('closed');
   }
 
-  private recover(entries: readonly QueueEntry[]): void {
-    let resumed = 0;
-    for (const entry of entries) {
-      if (!this.config.types.has(entry.type)) {
-        this.config.logger.warn({ id: entry.id, type: entry.type }, 'queued task of a type that is no longer configured: left in the store');
-        continue;
-      }
-      this.queues.push(entry);
-      if (entry.key !== undefined) this.keys.set(`${entry.type}\u0000${entry.key}`, entry.id);
-      resumed++;
-    }
-    if (resumed > 0) {
-      this.config.logger.info({ tasks: resumed }, 'resumed queued tasks from the previous run');
+  /** VRAM given back inside a batch (a lease shrinking, a task's grown VRAM) may let a waiting type start. */
+  private async watchReleases(): Promise<void> {
+    while (!this.closing) {
+      await this.ledger.waitForRelease(Number.POSITIVE_INFINITY, this.ledger.version);
       this.wake();
     }
   }
@@ -276,10 +285,19 @@ export class Scheduler extends EventEmitter {
   }
 
   private taskFinished(record: TaskRecord): void {
-    if (record.key !== undefined) this.keys.delete(`${record.type}\u0000${record.key}`);
+    this.admission.forget(record.type, record.key);
     const result = toResult(record)!;
     this.notify(result.status === 'succeeded' ? 'task:succeeded' : 'task:failed', result);
     this.waiters.settle(result);
+  }
+
+  /** The store refused a task's state change (disk full, store closed): fail it in memory so no caller waits forever; a restart sees its stored state. */
+  private taskBroken(entry: QueueEntry, error: unknown): void {
+    this.config.logger.error({ id: entry.id, err: error }, 'task state could not be stored');
+    this.admission.forget(entry.type, entry.key);
+    const message = `the task's state could not be stored: ${error instanceof Error ? error.message : String(error)}`;
+    const now = Date.now();
+    this.waiters.settle({ id: entry.id, type: entry.type, status: 'failed', error: { code: ErrorCode.STORE_ERROR, message }, queuedAt: entry.queuedAt, finishedAt: now });
   }
 
   /** A listener that throws must not break the scheduler's own bookkeeping: log it and go on. */
@@ -296,6 +314,7 @@ export class Scheduler extends EventEmitter {
       this.liveBatches === 0 &&
       this.freeLane.inFlight === 0 &&
       this.committingOutcomes === 0 &&
+      this.admission.writing === 0 &&
       (this.queues.size === 0 || this.closing !== undefined);
     if (!idle || this.drainWaiters.length === 0) return;
     const waiters = this.drainWaiters;
@@ -306,7 +325,7 @@ export class Scheduler extends EventEmitter {
   private read(id: string, call: string): TaskRecord {
     if (this.closing) throw new SchedulerClosedError(call);
     if (typeof id !== 'string') throw new TaskNotFoundError(String(id));
-    const record = this.store.get(id);
+    const record = this.store.getCommitted(id);
     if (!record) throw new TaskNotFoundError(id);
     return record;
   }

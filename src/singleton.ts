@@ -7,6 +7,8 @@ import type { SchedulerOptions } from './options.js';
 import { createScheduler, type Scheduler } from './scheduler.js';
 
 let instance: Promise<Scheduler> | undefined;
+/** A reset in progress: the next instance opens the same data directory only after it. */
+let resetting: Promise<void> = Promise.resolve();
 
 /**
  * Returns the process's scheduler, creating it on the first call (which must pass options).
@@ -17,7 +19,7 @@ export function getScheduler(options?: SchedulerOptions): Promise<Scheduler> {
     if (options === undefined) {
       return Promise.reject(new InvalidOptionsError('The first getScheduler() call must pass options (at least `types`)'));
     }
-    const creating = createScheduler(options);
+    const creating = resetting.then(() => createScheduler(options));
     instance = creating;
     // A failed creation must not poison the singleton: the next call tries again.
     creating.catch(() => {
@@ -28,10 +30,13 @@ export function getScheduler(options?: SchedulerOptions): Promise<Scheduler> {
 }
 
 /** Closes the process's scheduler (running tasks finish, every lease is returned); the next getScheduler() builds a new one. */
-export async function resetScheduler(): Promise<void> {
+export function resetScheduler(): Promise<void> {
   const current = instance;
   instance = undefined;
-  if (!current) return;
-  const scheduler = await current.catch(() => undefined);
-  await scheduler?.close();
+  if (!current) return resetting;
+  resetting = current.then(
+    (scheduler) => scheduler.close(),
+    () => undefined,
+  );
+  return resetting;
 }

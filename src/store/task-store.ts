@@ -152,7 +152,13 @@ export class TaskStore {
     return this.#settle(next, done);
   }
 
-  /** Synchronous read; sees this store's own writes before they commit. Treat the record as read-only. */
+  /** What a reader outside may see: only committed state, so a result read is a result that survives a crash. */
+  getCommitted(id: string): TaskRecord | undefined {
+    if (this.#closed) throw new StoreError(`Cannot read task ${JSON.stringify(id)}: the task store at ${this.dir} is closed`);
+    return this.#tasks.get(id);
+  }
+
+  /** Synchronous read; sees this store's own writes before they commit (for the next state change). Treat the record as read-only. */
   get(id: string): TaskRecord | undefined {
     if (this.#closed) throw new StoreError(`Cannot read task ${JSON.stringify(id)}: the task store at ${this.dir} is closed`);
     return this.#pending.get(id) ?? this.#tasks.get(id);

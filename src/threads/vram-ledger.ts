@@ -193,6 +193,12 @@ export class VramLedger {
     return r.async ? r.value : Promise.resolve(r.value);
   }
 
+  /** Wakes every waitForRelease caller (e.g. a watcher that should notice its scheduler closed). */
+  wakeWaiters(): void {
+    Atomics.add(this.i32, LEDGER_VERSION, 1);
+    Atomics.notify(this.i32, LEDGER_VERSION);
+  }
+
   /** A consistent view, taken under the lock. */
   snapshot(): LedgerSnapshot {
     const i = this.i32;

@@ -168,6 +168,31 @@ describe('dispatch', () => {
     expect(s.snapshot().devices[0]!.reservedGb).toBe(0);
   });
 
+  it('starts a waiting type as soon as a running batch gives VRAM back, not only when the batch ends', async () => {
+    const gate = (current = new Gate());
+    const s = await start({ types: { a: { handler: gated, vramGb: 4 }, b: { handler: gated, vramGb: 10 } } });
+    await s.submit('a', { tag: 'a-big' }, { vramGb: 20 });
+    await gate.waitForStarted(1);
+    await s.submit('a', { tag: 'a-next' });
+    await s.submit('b', { tag: 'b' });
+    gate.release('a-big'); // the batch shrinks from 20 to 4 GB and goes on with a-next
+    const started = await gate.waitForStarted(3);
+    expect(started.map((t) => t.started).sort()).toEqual(['a-big', 'a-next', 'b']);
+    expect(s.snapshot().devices[0]!.reservedGb).toBe(14);
+  }, 10_000);
+
+  it('starts a waiting type when a running task gives back VRAM it grew', async () => {
+    const gate = (current = new Gate());
+    const s = await start({ types: { a: { handler: gated, vramGb: 4 }, b: { handler: gated, vramGb: 10 } } });
+    await s.submit('a', { tag: 'grower', growGb: 16 });
+    await gate.waitForStarted(1);
+    await s.submit('a', { tag: 'a-next' });
+    await s.submit('b', { tag: 'b' });
+    gate.release('grower');
+    const started = await gate.waitForStarted(3);
+    expect(started.map((t) => t.started).sort()).toEqual(['a-next', 'b', 'grower']);
+  }, 10_000);
+
   it('runs free-lane tasks at once, without VRAM, even when every device is full', async () => {
     const gate = (current = new Gate());
     const s = await start({

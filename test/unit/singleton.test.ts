@@ -45,3 +45,21 @@ describe('process singleton', () => {
     expect(second).not.toBe(first);
   });
 });
+
+describe('process singleton during a reset', () => {
+  it('a getScheduler() call made while resetScheduler() runs waits for it and opens the same data directory', async () => {
+    const opts = options();
+    const gate = new Gate();
+    const first = await getScheduler(opts);
+    await first.submit('gated', { tag: 'r' });
+    await gate.waitForStarted(1);
+    const resetting = resetScheduler();
+    const next = getScheduler(opts);
+    gate.release('r');
+    await resetting;
+    gate.close();
+    const second = await next;
+    expect(second).not.toBe(first);
+    expect(second.snapshot().state).toBe('idle');
+  });
+});

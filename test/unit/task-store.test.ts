@@ -67,6 +67,23 @@ describe('TaskStore', () => {
     expect(store.counts()).toEqual({ queued: 1, running: 0, succeeded: 0, failed: 0, cancelled: 0 });
   });
 
+  it('getCommitted shows a state change only once it is committed', async () => {
+    const store = openStore();
+    const { record, entry } = newTask(store, 'llm');
+    const inserted = store.insert(record, entry);
+    expect(store.getCommitted(record.id)).toBeUndefined();
+    await inserted;
+    expect(store.getCommitted(record.id)?.status).toBe('queued');
+    const running = store.markRunning(record.id, { startedAt: 1 });
+    expect(store.get(record.id)?.status).toBe('running');
+    expect(store.getCommitted(record.id)?.status).toBe('queued');
+    await running;
+    const finished = store.finish(record.id, { status: 'succeeded', value: 42, finishedAt: 2 });
+    expect(store.getCommitted(record.id)?.status).toBe('running');
+    await finished;
+    expect(store.getCommitted(record.id)).toMatchObject({ status: 'succeeded', value: 42 });
+  });
+
   it('markRunning takes a task out of the queue that recovery returns', async () => {
     let store = openStore();
     const a = await insert(store);

@@ -1,0 +1,35 @@
+/**
+ * Startup: what a previous run left behind. Tasks that were running become failed
+ * (INTERRUPTED, in the store); queued tasks come back in their original order, except those
+ * that can never start here (their type is gone, or it no longer fits any device).
+ */
+import type { ResolvedConfig } from './config.js';
+import { BudgetExceedsDevicesError } from './errors.js';
+import type { TaskStore } from './store/task-store.js';
+import type { QueueEntry } from './task.js';
+import { mibToGb } from './units.js';
+
+export async function recoverQueued(store: TaskStore, config: ResolvedConfig, largestDeviceMiB: number): Promise<QueueEntry[]> {
+  const { logger, types } = config;
+  const { queued, interrupted } = await store.recover(Date.now());
+  for (const id of interrupted) logger.warn({ id }, 'task was running when the process stopped: marked failed (INTERRUPTED)');
+  const resumed: QueueEntry[] = [];
+  for (const entry of queued) {
+    const type = types.get(entry.type);
+    if (!type) {
+      logger.warn({ id: entry.id, type: entry.type }, 'queued task of a type that is no longer configured: left in the store');
+      continue;
+    }
+    const needMiB = type.gpu ? Math.max(type.vramMiB, entry.vramMiB) : 0;
+    if (needMiB > largestDeviceMiB) {
+      // Queued forever otherwise, holding up every later task of its type.
+      const { code, message } = new BudgetExceedsDevicesError(entry.type, mibToGb(needMiB), mibToGb(largestDeviceMiB));
+      logger.warn({ id: entry.id, type: entry.type }, message);
+      await store.finish(entry.id, { status: 'failed', error: { code, message }, finishedAt: Date.now() });
+      continue;
+    }
+    resumed.push(entry);
+  }
+  if (resumed.length > 0) logger.info({ tasks: resumed.length }, 'resumed queued tasks from the previous run');
+  return resumed;
+}
