@@ -31,7 +31,8 @@ export interface TypeOptions {
   gpu?: boolean;
   /**
    * Tasks of this type a batch runs at once in its (single) worker thread, sharing the
-   * loaded model. A positive integer, at most 256.
+   * loaded model. The batch's lease covers the largest need among them, not their sum.
+   * A positive integer, at most 256.
    * @default 1
    */
   concurrency?: number;
