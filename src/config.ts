@@ -14,6 +14,7 @@ import { parse as parseYaml } from 'yaml';
 import { InvalidOptionsError, expected } from './errors.js';
 import { gbToMiB } from './units.js';
 import type { DeviceOptions } from './options.js';
+import { readScheduling, SCHEDULING_KEYS, type Scheduling } from './scheduling-options.js';
 
 /** A task type after validation. */
 export interface ResolvedType {
@@ -40,6 +41,7 @@ export interface ResolvedConfig {
   freeLaneThreads: number;
   logger: Logger;
   types: ReadonlyMap<string, ResolvedType>;
+  scheduling: Scheduling;
 }
 
 /** GB (as users write budgets) → whole MiB (as the ledger counts), rounded up. One definition, in units.ts. */
@@ -54,7 +56,7 @@ export const MAX_GB = Math.floor(0x7fffffff / 1024);
 export const MAX_CONCURRENCY = 256;
 export const DEFAULT_MAX_QUEUE_DEPTH = 500;
 
-const OPTION_KEYS = ['types', 'dataDir', 'devices', 'configFile', 'maxQueueDepth', 'logger', 'serviceName', 'freeLaneThreads', 'env'];
+const OPTION_KEYS = ['types', 'dataDir', 'devices', 'configFile', 'maxQueueDepth', 'logger', 'serviceName', 'freeLaneThreads', 'env', ...SCHEDULING_KEYS];
 const TYPE_KEYS = ['handler', 'vramGb', 'gpu', 'concurrency'];
 const DEVICE_KEYS = ['id', 'vramGb'];
 const FILE_KEYS = ['vram_budgets', 'max_queue_depth'];
@@ -81,6 +83,7 @@ export async function resolveConfig(options: unknown): Promise<ResolvedConfig> {
   const dataDir = path.resolve(process.cwd(), readOptional(options.dataDir, './.vram-scheduler', isNonEmptyString, 'options.dataDir', 'a non-empty path'));
   const optionsDepth = readOptional(options.maxQueueDepth, DEFAULT_MAX_QUEUE_DEPTH, isPositiveInt, 'options.maxQueueDepth', 'a positive integer');
   const freeLaneThreads = readOptional(options.freeLaneThreads, os.availableParallelism(), isPositiveInt, 'options.freeLaneThreads', 'a positive integer');
+  const scheduling = readScheduling(options);
   const makeLogger = loggerFactory(options.logger, serviceName, env);
   const drafts = readTypes(options.types);
   const devices = options.devices === undefined ? undefined : readDevices(options.devices);
@@ -100,7 +103,7 @@ export async function resolveConfig(options: unknown): Promise<ResolvedConfig> {
 
   const logger = makeLogger();
   for (const [obj, msg] of warnings) logger.warn(obj, msg);
-  const config: ResolvedConfig = { dataDir, maxQueueDepth: file?.maxQueueDepth ?? optionsDepth, serviceName, freeLaneThreads, logger, types };
+  const config: ResolvedConfig = { dataDir, maxQueueDepth: file?.maxQueueDepth ?? optionsDepth, serviceName, freeLaneThreads, logger, types, scheduling };
   if (devices !== undefined) config.devices = devices;
   return config;
 }

@@ -1,4 +1,5 @@
 /** The events a scheduler emits, typed by name and payload (`scheduler.on(name, listener)`). */
+import type { BatchEndReason } from './machines/batch.js';
 import type { Priority, TaskResult } from './task.js';
 
 export interface SchedulerEvents {
@@ -12,8 +13,8 @@ export interface SchedulerEvents {
   'task:failed': (result: TaskResult) => void;
   /** A batch reserved VRAM on a device and started taking its type's tasks. */
   'batch:started': (event: { type: string; device: string; vramGb: number }) => void;
-  /** A batch ran out of tasks (or was stopped), unloaded its model and returned its VRAM. */
-  'batch:ended': (event: { type: string; device: string; tasks: number }) => void;
+  /** A batch ended (`reason`: its queue ran dry, an override could not grow, its quantum ran out while another type waited, or close()), unloaded its model and returned its VRAM. */
+  'batch:ended': (event: { type: string; device: string; tasks: number; reason: BatchEndReason }) => void;
   /** `close()` finished: threads stopped, store closed. */
   closed: () => void;
 }

@@ -2,6 +2,7 @@
  * The options a user passes to `createScheduler()`. Validated once, in `resolveConfig()`
  * (src/config.ts); everything past that edge trusts the resolved config.
  */
+import type { SchedulingOptions } from './scheduling-options.js';
 import type { Logger } from 'pino';
 
 /** One task type: one handler module, one model, one VRAM budget. */
@@ -53,7 +54,7 @@ export interface DeviceOptions {
 }
 
 /** Options of `createScheduler()`. */
-export interface SchedulerOptions {
+export interface SchedulerOptions extends SchedulingOptions {
   /**
    * The task types, by name. At least one. A name is 1–64 characters of
    * `[A-Za-z0-9_.-]`, starts with a letter or digit and never contains `..`

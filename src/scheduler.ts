@@ -59,7 +59,9 @@ export interface Scheduler {
 }
 
 export class Scheduler extends EventEmitter {
-  private readonly queues = new TaskQueues();
+  private readonly queues: TaskQueues;
+  /** GPU types waiting for VRAM after the last dispatch (type → MiB needed). */
+  private readonly waitingForVram = new Map<string, number>();
   private readonly ledger: VramLedger;
   private readonly pools: Pools;
   private readonly freeLane: FreeLane;
@@ -82,6 +84,7 @@ export class Scheduler extends EventEmitter {
     resumed: readonly QueueEntry[],
   ) {
     super();
+    this.queues = new TaskQueues(config.scheduling);
     this.ledger = VramLedger.create(devices.map((d) => ({ capacityMiB: d.capacityMiB })));
     this.largestDeviceMiB = largestCapacity(devices);
     this.pools = new Pools({
@@ -119,6 +122,11 @@ export class Scheduler extends EventEmitter {
       ledger: this.ledger,
       runTask: createRunTask(run),
       unload: (type) => this.pools.unload(type),
+      othersWaitFor: (type, device) => {
+        const capacity = this.ledger.capacity(device);
+        for (const [waiting, needMiB] of this.waitingForVram) if (waiting !== type && needMiB <= capacity) return true;
+        return false;
+      },
     });
     this.supervisor = createActor(
       createSupervisor({
@@ -127,6 +135,8 @@ export class Scheduler extends EventEmitter {
         devices,
         types: config.types,
         batch,
+        scheduling: config.scheduling,
+        waitingForVram: this.waitingForVram,
         batchStarted: (type, device, leaseMiB) => {
           this.liveBatches++;
           this.notify('batch:started', { type, device: device.id, vramGb: mibToGb(leaseMiB) });

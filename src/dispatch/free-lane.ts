@@ -2,8 +2,8 @@
  * Tasks of `gpu: false` types skip VRAM accounting and batching: they start as soon as the
  * shared free-lane pool has room, most urgent and oldest first across the free types.
  */
-import { PRIORITY_RANK, type QueueEntry } from '../task.js';
-import type { TaskQueues } from './queues.js';
+import type { QueueEntry } from '../task.js';
+import type { Head, TaskQueues } from './queues.js';
 
 export interface FreeLaneOptions {
   queues: TaskQueues;
@@ -28,7 +28,7 @@ export class FreeLane {
     while (!this.stopped && this.inFlight < capacity) {
       const entry = this.next();
       if (!entry) return;
-      queues.shift(entry.type);
+      queues.take(entry);
       this.inFlight++;
       void this.options.run(entry).finally(() => {
         this.inFlight--;
@@ -44,13 +44,11 @@ export class FreeLane {
   }
 
   private next(): QueueEntry | undefined {
-    let best: QueueEntry | undefined;
+    let best: Head | undefined;
     for (const type of this.options.types) {
-      const head = this.options.queues.peek(type);
-      if (head && (!best || PRIORITY_RANK[head.priority] - PRIORITY_RANK[best.priority] < 0 || (head.priority === best.priority && head.seq < best.seq))) {
-        best = head;
-      }
+      const head = this.options.queues.head(type);
+      if (head && (!best || head.rank < best.rank || (head.rank === best.rank && head.entry.seq < best.entry.seq))) best = head;
     }
-    return best;
+    return best?.entry;
   }
 }

@@ -50,39 +50,74 @@ class TypeQueue {
   depth = 0;
 }
 
+/** How tasks of one type are ordered. */
+export interface QueueOrder {
+  /** false: one FIFO per type, in acknowledgement order. */
+  priorityScheduling: boolean;
+  /** A task waiting this long counts one priority higher per interval; 0 = never. */
+  agingMs: number;
+}
+
+/** The task that would start next for a type, and the priority rank it counts as now (aged). */
+export interface Head {
+  entry: QueueEntry;
+  rank: number;
+}
+
+const NORMAL = PRIORITY_RANK.normal;
+
 export class TaskQueues {
   private readonly byType = new Map<string, TypeQueue>();
   /** Ids removed while queued; skipped (and forgotten) when they reach a head. */
   private readonly removed = new Set<string>();
   private total = 0;
 
+  constructor(private readonly order: QueueOrder = { priorityScheduling: true, agingMs: 0 }) {}
+
   /** Appends in acknowledgement order. */
   push(entry: QueueEntry): void {
     const queue = this.queue(entry.type);
-    queue.lanes[PRIORITY_RANK[entry.priority]]!.push(entry);
+    queue.lanes[this.lane(entry)]!.push(entry);
     queue.depth++;
     this.total++;
   }
 
-  /** The task that would start next for this type, without taking it. */
-  peek(type: string): QueueEntry | undefined {
+  /**
+   * The task that would start next for this type: the lane head with the most urgent aged
+   * rank, the older on a tie. O(4).
+   */
+  head(type: string, now = Date.now()): Head | undefined {
     const queue = this.byType.get(type);
     if (!queue || queue.depth === 0) return undefined;
-    for (const lane of queue.lanes) {
-      const entry = this.liveHead(lane);
-      if (entry) return entry;
+    let best: Head | undefined;
+    for (let lane = 0; lane < queue.lanes.length; lane++) {
+      const entry = this.liveHead(queue.lanes[lane]!);
+      if (!entry) continue;
+      const waited = Math.max(0, now - entry.queuedAt);
+      const rank = this.order.agingMs > 0 ? Math.max(0, lane - Math.floor(waited / this.order.agingMs)) : lane;
+      if (!best || rank < best.rank || (rank === best.rank && entry.seq < best.entry.seq)) best = { entry, rank };
     }
-    return undefined;
+    return best;
   }
 
-  /** Takes the next task of this type. */
-  shift(type: string): QueueEntry | undefined {
-    const entry = this.peek(type);
-    if (!entry) return undefined;
-    this.queue(type).lanes[PRIORITY_RANK[entry.priority]]!.shift();
-    this.queue(type).depth--;
-    this.total--;
+  /** The task that would start next for this type, without taking it. */
+  peek(type: string, now?: number): QueueEntry | undefined {
+    return this.head(type, now)?.entry;
+  }
+
+  /** Takes the task `peek` returns. */
+  shift(type: string, now?: number): QueueEntry | undefined {
+    const entry = this.peek(type, now);
+    if (entry) this.take(entry);
     return entry;
+  }
+
+  /** Takes `entry`, which `peek` has just returned (so it heads its lane). */
+  take(entry: QueueEntry): void {
+    const queue = this.queue(entry.type);
+    queue.lanes[this.lane(entry)]!.shift();
+    queue.depth--;
+    this.total--;
   }
 
   /** Marks a queued task removed (lazy deletion). The caller knows it is queued. */
@@ -111,6 +146,10 @@ export class TaskQueues {
     const queue = this.byType.get(type);
     if (!queue) return;
     for (const lane of queue.lanes) for (const entry of lane) if (!this.removed.has(entry.id)) yield entry;
+  }
+
+  private lane(entry: QueueEntry): number {
+    return this.order.priorityScheduling ? PRIORITY_RANK[entry.priority] : NORMAL;
   }
 
   private liveHead(lane: Fifo<QueueEntry>): QueueEntry | undefined {

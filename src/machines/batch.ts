@@ -4,8 +4,9 @@
  * from its type's queue (up to `concurrency` at a time) until the queue is empty, then
  * unloads the model and returns the lease.
  *
- *   running ──(queue empty, nothing in flight)──────────────▶ unloading ─▶ released
- *      └──(STOP, or the next task needs VRAM that is not free)─▶ finishing ─┘
+ *   running ──(queue empty, nothing in flight)──────────────────────▶ unloading ─▶ released
+ *      └──(STOP; the next task needs VRAM that is not free; quantum spent
+ *          while another type waits for this device's VRAM)──▶ finishing ─┘
  *
  * The machine holds control only: counts and the lease handle. Tasks stay in the queues.
  */
@@ -22,6 +23,8 @@ export interface BatchDeps {
   runTask: ActorLogic<any, any, RunTaskInput, any, any>;
   /** Runs the handler's `unload()` in the type's thread. */
   unload(type: string): Promise<void>;
+  /** Whether another type waits for VRAM that this batch's device could give it (for the quantum). */
+  othersWaitFor(type: string, device: number): boolean;
 }
 
 export interface BatchInput {
@@ -34,14 +37,21 @@ export interface BatchInput {
   /** The type's budget: the lease never shrinks below it while the batch lives. */
   budgetMiB: number;
   concurrency: number;
+  /** Epoch ms the batch started. */
+  startedAt: number;
+  /** After this long, yield at a task boundary when another type waits for the VRAM; 0 = never. */
+  quantumMs: number;
 }
+
+/** Why a batch ended: its queue ran dry, the next task needed VRAM it could not grow to, its quantum ran out while another type waited, or close() stopped it. */
+export type BatchEndReason = 'drained' | 'blocked' | 'yielded' | 'stopped';
 
 export interface BatchContext extends BatchInput {
   inFlight: number;
   /** Tasks this batch has started. */
   started: number;
-  /** The next task needs more VRAM than the lease could grow to: finish and let it wait. */
-  blocked: boolean;
+  /** Set once the batch takes no more tasks; it then finishes what is in flight. */
+  ending: Exclude<BatchEndReason, 'drained'> | undefined;
 }
 
 /** The batch's output, in the `xstate.done.actor.*` event its parent receives once the lease is returned. */
@@ -49,6 +59,7 @@ export interface BatchOutput {
   type: string;
   device: string;
   tasks: number;
+  reason: BatchEndReason;
 }
 
 export type BatchEvent = { type: 'TASKS_AVAILABLE' } | { type: 'STOP' } | DoneActorEvent;
@@ -64,24 +75,28 @@ export function createBatchMachine(deps: BatchDeps) {
       /** Takes queued tasks while there is room; grows the lease for a task that overrides its budget. */
       fill: enqueueActions(({ context, enqueue }) => {
         let { inFlight, leaseMiB, started } = context;
-        let blocked = false;
+        let ending: BatchContext['ending'];
         while (inFlight < context.concurrency) {
           const entry = deps.queues.peek(context.type);
           if (!entry) break;
+          if (started > 0 && quantumSpent(context) && deps.othersWaitFor(context.type, context.device.index)) {
+            ending = 'yielded';
+            break;
+          }
           const needMiB = Math.max(context.budgetMiB, entry.vramMiB);
           if (needMiB > leaseMiB) {
             if (!deps.ledger.resize(context.lease, needMiB)) {
-              blocked = true;
+              ending = 'blocked';
               break;
             }
             leaseMiB = needMiB;
           }
-          deps.queues.shift(context.type);
+          deps.queues.take(entry);
           enqueue.spawnChild('runTask', { id: `task:${entry.id}`, input: { entry, device: context.device } });
           inFlight++;
           started++;
         }
-        enqueue.assign({ inFlight, leaseMiB, started, blocked });
+        enqueue.assign({ inFlight, leaseMiB, started, ending });
       }),
       /** A task ended: once nothing is in flight, give back what was grown for an override. */
       taskDone: assign(({ context }) => {
@@ -95,14 +110,15 @@ export function createBatchMachine(deps: BatchDeps) {
       /** A finished task actor leaves the batch at once: the batch never accumulates children. */
       forgetTask: stopChild(({ event }) => (event as DoneActorEvent).actorId),
       releaseLease: ({ context }) => deps.ledger.release(context.lease),
+      stopping: assign({ ending: 'stopped' as const }),
     },
     guards: {
       idle: ({ context }) => context.inFlight === 0,
-      blocked: ({ context }) => context.blocked,
+      ending: ({ context }) => context.ending !== undefined,
     },
   }).createMachine({
     id: 'batch',
-    context: ({ input }) => ({ ...input, inFlight: 0, started: 0, blocked: false }),
+    context: ({ input }) => ({ ...input, inFlight: 0, started: 0, ending: undefined }),
     initial: 'running',
     states: {
       running: {
@@ -110,10 +126,10 @@ export function createBatchMachine(deps: BatchDeps) {
         on: {
           TASKS_AVAILABLE: { actions: 'fill' },
           'xstate.done.actor.*': { actions: ['forgetTask', 'taskDone', 'fill'] },
-          STOP: 'finishing',
+          STOP: { target: 'finishing', actions: 'stopping' },
         },
         always: [
-          { guard: 'blocked', target: 'finishing' },
+          { guard: 'ending', target: 'finishing' },
           { guard: 'idle', target: 'unloading' },
         ],
       },
@@ -134,8 +150,12 @@ export function createBatchMachine(deps: BatchDeps) {
         entry: 'releaseLease',
       },
     },
-    output: ({ context }) => ({ type: context.type, device: context.device.id, tasks: context.started }),
+    output: ({ context }) => ({ type: context.type, device: context.device.id, tasks: context.started, reason: context.ending ?? 'drained' }),
   });
 }
 
 export type BatchMachine = ReturnType<typeof createBatchMachine>;
+
+function quantumSpent({ quantumMs, startedAt }: BatchContext): boolean {
+  return quantumMs > 0 && Date.now() - startedAt >= quantumMs;
+}

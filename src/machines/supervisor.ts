@@ -11,7 +11,7 @@ import type { ResolvedType } from '../config.js';
 import { decide, type WaitingType } from '../dispatch/rule.js';
 import type { TaskQueues } from '../dispatch/queues.js';
 import type { Device } from '../gpu/detect.js';
-import { PRIORITY_RANK } from '../task.js';
+import type { Scheduling } from '../scheduling-options.js';
 import type { VramLedger } from '../threads/vram-ledger.js';
 import type { BatchMachine, BatchOutput } from './batch.js';
 
@@ -21,6 +21,12 @@ export interface SupervisorDeps {
   devices: readonly Device[];
   types: ReadonlyMap<string, ResolvedType>;
   batch: BatchMachine;
+  scheduling: Scheduling;
+  /**
+   * Written by every dispatch: the GPU types that wait for VRAM (type → MiB needed). Batches
+   * read it to decide whether to yield after their quantum; the idle tick reads it.
+   */
+  waitingForVram: Map<string, number>;
   batchStarted(type: string, device: Device, leaseMiB: number): void;
   batchEnded(batch: BatchOutput): void;
 }
@@ -47,6 +53,7 @@ export function createSupervisor(deps: SupervisorDeps) {
     actions: {
       /** Step 1: wake the batches whose type has new tasks. Steps 2–3: start batches where VRAM fits. */
       dispatch: enqueueActions(({ context, enqueue }) => {
+        const now = Date.now();
         const waiting: WaitingType[] = [];
         for (const type of deps.queues.waitingTypes()) {
           if (!deps.types.get(type)?.gpu) continue; // the free lane does not wait for VRAM
@@ -55,15 +62,17 @@ export function createSupervisor(deps: SupervisorDeps) {
             enqueue.sendTo(batchId, { type: 'TASKS_AVAILABLE' });
             continue;
           }
-          const head = deps.queues.peek(type)!;
+          const { entry, rank } = deps.queues.head(type, now)!;
           waiting.push({
             type,
             depth: deps.queues.depth(type),
-            rank: PRIORITY_RANK[head.priority],
-            headSeq: head.seq,
-            needMiB: Math.max(deps.types.get(type)!.vramMiB, head.vramMiB),
+            rank,
+            headSeq: entry.seq,
+            waitedMs: now - entry.queuedAt,
+            needMiB: Math.max(deps.types.get(type)!.vramMiB, entry.vramMiB),
           });
         }
+        deps.waitingForVram.clear();
         if (waiting.length === 0) return;
         const devices = deps.devices.map((d) => ({
           capacityMiB: deps.ledger.capacity(d.index),
@@ -71,13 +80,16 @@ export function createSupervisor(deps: SupervisorDeps) {
         }));
         let started = context.started;
         const batches = { ...context.batches };
-        for (const decision of decide({ waiting, devices })) {
+        const starting = new Set<string>();
+        for (const decision of decide({ waiting, devices, starvationMs: deps.scheduling.starvationMs })) {
+          if (decision.kind !== 'start') continue;
           const lease = deps.ledger.tryReserve(decision.device, decision.mib, batchLeaseTag(started + 1));
           if (lease === -1) continue; // a task grew its VRAM meanwhile: the next wake retries
           const type = deps.types.get(decision.type)!;
           const device = deps.devices[decision.device]!;
           const id = `batch:${type.name}:${++started}`;
           batches[type.name] = id;
+          starting.add(type.name);
           enqueue.spawnChild('batch', {
             id,
             input: {
@@ -87,10 +99,13 @@ export function createSupervisor(deps: SupervisorDeps) {
               leaseMiB: decision.mib,
               budgetMiB: type.vramMiB,
               concurrency: type.concurrency,
+              startedAt: now,
+              quantumMs: deps.scheduling.quantumMs,
             },
           });
           enqueue(() => deps.batchStarted(type.name, device, decision.mib));
         }
+        for (const w of waiting) if (!starting.has(w.type)) deps.waitingForVram.set(w.type, w.needMiB);
         enqueue.assign({ batches, started });
       }),
       forgetBatch: enqueueActions(({ context, event, enqueue }) => {
@@ -107,6 +122,11 @@ export function createSupervisor(deps: SupervisorDeps) {
     },
     guards: {
       noBatches: ({ context }) => Object.keys(context.batches).length === 0,
+      typesWaitForVram: () => deps.waitingForVram.size > 0,
+    },
+    delays: {
+      /** Aging, the hold and quanta depend on time: look again while types wait for VRAM. */
+      tick: () => tickMs(deps.scheduling),
     },
   }).createMachine({
     id: 'supervisor',
@@ -119,6 +139,7 @@ export function createSupervisor(deps: SupervisorDeps) {
           'xstate.done.actor.*': { target: 'dispatching', actions: 'forgetBatch' },
           CLOSE: 'draining',
         },
+        after: { tick: { guard: 'typesWaitForVram', target: 'dispatching' } },
       },
       dispatching: {
         entry: 'dispatch',
@@ -135,3 +156,9 @@ export function createSupervisor(deps: SupervisorDeps) {
 }
 
 export type SupervisorMachine = ReturnType<typeof createSupervisor>;
+
+/** Half the shortest time-based interval, between 10 ms and 1 s. */
+function tickMs({ agingMs, starvationMs, quantumMs }: Scheduling): number {
+  const intervals = [agingMs, starvationMs, quantumMs].filter((ms) => ms > 0);
+  return intervals.length === 0 ? 1000 : Math.min(1000, Math.max(10, Math.min(...intervals) / 2));
+}

@@ -45,6 +45,24 @@ describe('TaskQueues', () => {
     expect(q.size).toBe(0);
   });
 
+  it('ages a waiting task one priority higher per interval, up to critical', () => {
+    const q = new TaskQueues({ priorityScheduling: true, agingMs: 100 });
+    const low = { ...entry('x', 'low'), queuedAt: 0 };
+    const high = { ...entry('x', 'high'), queuedAt: 900 };
+    q.push(low);
+    q.push(high);
+    expect(q.head('x', 100)).toEqual({ entry: high, rank: 1 }); // low has aged one interval: rank 2
+    expect(q.head('x', 250)).toEqual({ entry: low, rank: 1 }); // two intervals: rank 1, and it is older
+    expect(q.head('x', 950)).toEqual({ entry: low, rank: 0 }); // never past critical
+  });
+
+  it('with priorityScheduling false, serves one type in acknowledgement order', () => {
+    const q = new TaskQueues({ priorityScheduling: false, agingMs: 0 });
+    const [a, b, c] = [entry('x', 'low'), entry('x', 'critical'), entry('x')];
+    for (const e of [a, b, c]) q.push(e!);
+    expect([q.shift('x'), q.shift('x'), q.shift('x')]).toEqual([a, b, c]);
+  });
+
   it('grows past its initial capacity without losing order (ring buffer wrap-around)', () => {
     const q = new TaskQueues();
     const pushed: QueueEntry[] = [];

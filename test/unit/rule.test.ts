@@ -7,6 +7,7 @@ const waiting = (type: string, depth: number, needMiB: number, extra: Partial<Wa
   needMiB,
   rank: 2,
   headSeq: depth,
+  waitedMs: 0,
   ...extra,
 });
 
@@ -45,6 +46,28 @@ describe('dispatch rule', () => {
 
   it('never places a reservation across devices', () => {
     expect(decide({ waiting: [waiting('x', 1, 30000)], devices: [{ capacityMiB: 24000, reservedMiB: 0 }, { capacityMiB: 24000, reservedMiB: 0 }] })).toEqual([]);
+  });
+
+  it('holds the line for the top-ranked type once it has waited past the starvation bound', () => {
+    const input = {
+      waiting: [waiting('large', 1, 20000, { rank: 1, waitedMs: 5000 }), waiting('small', 50, 2000)],
+      devices: [{ capacityMiB: 24000, reservedMiB: 6000 }],
+    };
+    expect(decide({ ...input, starvationMs: 0 })).toEqual([{ kind: 'start', type: 'small', device: 0, mib: 2000 }]);
+    expect(decide({ ...input, starvationMs: 10000 })).toEqual([{ kind: 'start', type: 'small', device: 0, mib: 2000 }]);
+    expect(decide({ ...input, starvationMs: 5000 })).toEqual([{ kind: 'hold', type: 'large', devices: [0] }]);
+  });
+
+  it('lets lower-ranked types use devices the held type could never fit on', () => {
+    const decisions = decide({
+      waiting: [waiting('large', 1, 20000, { rank: 0, waitedMs: 9e9 }), waiting('small', 5, 2000)],
+      devices: [{ capacityMiB: 24000, reservedMiB: 8000 }, { capacityMiB: 8000, reservedMiB: 0 }],
+      starvationMs: 1,
+    });
+    expect(decisions).toEqual([
+      { kind: 'hold', type: 'large', devices: [0] },
+      { kind: 'start', type: 'small', device: 1, mib: 2000 },
+    ]);
   });
 
   it('picks the device that is left with the least free VRAM', () => {

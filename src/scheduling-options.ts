@@ -1,0 +1,51 @@
+/**
+ * The options that shape dispatch order: priorities, aging, the head-of-line hold and the
+ * batch quantum. Validated here, used by the queues, the dispatch rule and the batches.
+ */
+import { expected } from './errors.js';
+
+export interface SchedulingOptions {
+  /**
+   * `false` ignores priorities: tasks start in acknowledgement order within a type.
+   * @default true
+   */
+  priorityScheduling?: boolean;
+  /**
+   * A task waiting this long counts one priority higher, and one more per further interval
+   * (up to critical), so low-priority work is not starved. 0 turns aging off.
+   * @default 60000
+   */
+  agingMs?: number;
+  /**
+   * Once the top-ranked type has waited this long for VRAM that is taken, no lower-ranked type
+   * may start on a device it could use (no starvation of a large model by a stream of small
+   * ones). 0 turns the hold off.
+   * @default 120000
+   */
+  starvationMs?: number;
+  /**
+   * A batch that has run this long ends at its next task boundary when another type waits for
+   * VRAM, instead of running until its queue is empty. 0 turns the quantum off.
+   * @default 60000
+   */
+  quantumMs?: number;
+}
+
+export type Scheduling = Required<SchedulingOptions>;
+
+export const SCHEDULING_KEYS = ['priorityScheduling', 'agingMs', 'starvationMs', 'quantumMs'] as const;
+
+export const DEFAULT_SCHEDULING: Scheduling = { priorityScheduling: true, agingMs: 60_000, starvationMs: 120_000, quantumMs: 60_000 };
+
+export function readScheduling(options: Record<string, unknown>): Scheduling {
+  const { priorityScheduling = DEFAULT_SCHEDULING.priorityScheduling } = options;
+  if (typeof priorityScheduling !== 'boolean') throw expected('options.priorityScheduling', 'a boolean', priorityScheduling);
+  const ms = (key: 'agingMs' | 'starvationMs' | 'quantumMs'): number => {
+    const value = options[key] ?? DEFAULT_SCHEDULING[key];
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+      throw expected(`options.${key}`, 'an integer number of milliseconds >= 0 (0 turns it off)', value);
+    }
+    return value;
+  };
+  return { priorityScheduling, agingMs: ms('agingMs'), starvationMs: ms('starvationMs'), quantumMs: ms('quantumMs') };
+}
