@@ -12,7 +12,7 @@ export interface SchedulingOptions {
   priorityScheduling?: boolean;
   /**
    * A task waiting this long counts one priority higher, and one more per further interval
-   * (up to critical), so low-priority work is not starved. 0 turns aging off.
+   * (past critical too), so every wait is bounded. 0 turns aging off.
    * @default 60000
    */
   agingMs?: number;

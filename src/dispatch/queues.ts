@@ -58,7 +58,7 @@ export interface QueueOrder {
   agingMs: number;
 }
 
-/** The task that would start next for a type, and the priority rank it counts as now (aged). */
+/** The task that would start next for a type, and the priority rank it counts as now (aged; below 0 once it has aged past critical). */
 export interface Head {
   entry: QueueEntry;
   rank: number;
@@ -94,7 +94,8 @@ export class TaskQueues {
       const entry = this.liveHead(queue.lanes[lane]!);
       if (!entry) continue;
       const waited = Math.max(0, now - entry.queuedAt);
-      const rank = this.order.agingMs > 0 ? Math.max(0, lane - Math.floor(waited / this.order.agingMs)) : lane;
+      // Uncapped: past critical a task keeps rising, so every wait is bounded (oldest first, in the end).
+      const rank = this.order.agingMs > 0 ? lane - Math.floor(waited / this.order.agingMs) : lane;
       if (!best || rank < best.rank || (rank === best.rank && entry.seq < best.entry.seq)) best = { entry, rank };
     }
     return best;

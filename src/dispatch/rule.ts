@@ -16,7 +16,7 @@ export interface WaitingType {
   type: string;
   /** Live queued tasks. */
   depth: number;
-  /** Priority rank its next task counts as now, aging included: 0 = critical … 3 = low. */
+  /** Priority rank its next task counts as now, aging included: 0 = critical … 3 = low; below 0 once aged past critical. */
   rank: number;
   /** Acknowledgement number of the task that would start first (smaller = older). */
   headSeq: number;

@@ -45,7 +45,7 @@ describe('TaskQueues', () => {
     expect(q.size).toBe(0);
   });
 
-  it('ages a waiting task one priority higher per interval, up to critical', () => {
+  it('ages a waiting task one priority higher per interval, past critical', () => {
     const q = new TaskQueues({ priorityScheduling: true, agingMs: 100 });
     const low = { ...entry('x', 'low'), queuedAt: 0 };
     const high = { ...entry('x', 'high'), queuedAt: 900 };
@@ -53,7 +53,7 @@ describe('TaskQueues', () => {
     q.push(high);
     expect(q.head('x', 100)).toEqual({ entry: high, rank: 1 }); // low has aged one interval: rank 2
     expect(q.head('x', 250)).toEqual({ entry: low, rank: 1 }); // two intervals: rank 1, and it is older
-    expect(q.head('x', 950)).toEqual({ entry: low, rank: 0 }); // never past critical
+    expect(q.head('x', 950)).toEqual({ entry: low, rank: -6 }); // nine intervals: ahead of any fresh critical task
   });
 
   it('with priorityScheduling false, serves one type in acknowledgement order', () => {

@@ -1,0 +1,67 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Scheduler } from 'vram-scheduler';
+import { closeAll, fixture, start } from '../support/scheduler.js';
+
+afterEach(closeAll);
+
+const echo = fixture('echo-handler.mjs');
+const SMALL = ['s1', 's2', 's3', 's4'];
+const STREAM = 800;
+
+/**
+ * Four 2 GB types stream without pause on a 24 GB card (each started task is replaced by a new
+ * one, 30 stay queued per type), so a 20 GB type never fits beside them: two of their batches
+ * would have to end at once. Returns how many small tasks started before the
+ * large one did, and how long the large one waited.
+ */
+async function largeAmongSmall(s: Scheduler): Promise<{ smallBefore: number; waitedMs: number; reasons: string[] }> {
+  let submitted = 0;
+  let smallStarted = 0;
+  let smallBefore = -1;
+  const reasons: string[] = [];
+  s.on('batch:ended', (e) => reasons.push(`${e.type}:${e.reason}`));
+  const more = (type: string) => {
+    if (submitted < STREAM) {
+      submitted++;
+      void s.submit(type, {});
+    }
+  };
+  s.on('task:started', (e) => {
+    if (e.type === 'large') smallBefore = smallStarted;
+    else {
+      smallStarted++;
+      more(e.type);
+    }
+  });
+  for (const type of SMALL) for (let i = 0; i < 30; i++) more(type);
+  await new Promise<void>((resolve) => s.once('task:started', () => resolve()));
+  const { id } = await s.submit('large', {});
+  const result = await s.wait(id);
+  await s.drain();
+  return { smallBefore, waitedMs: result.startedAt! - result.queuedAt, reasons };
+}
+
+const types = {
+  s1: { handler: echo, vramGb: 2 },
+  s2: { handler: echo, vramGb: 2 },
+  s3: { handler: echo, vramGb: 2 },
+  s4: { handler: echo, vramGb: 2 },
+  large: { handler: echo, vramGb: 20 },
+};
+
+describe('no starvation of a large model by a stream of small ones', () => {
+  it('the plain deepest-first rule starves the 20 GB type until the stream stops', async () => {
+    const s = await start({ types, maxQueueDepth: 10_000, agingMs: 0, starvationMs: 0, quantumMs: 0 });
+    const { smallBefore, waitedMs } = await largeAmongSmall(s);
+    expect(smallBefore).toBe(STREAM);
+    console.info(`without the hold: large waited ${waitedMs} ms, behind all ${smallBefore} small tasks`);
+  });
+
+  it('aging, the hold and the quantum start it while the stream still runs', async () => {
+    const s = await start({ types, maxQueueDepth: 10_000, agingMs: 20, starvationMs: 40, quantumMs: 30 });
+    const { smallBefore, waitedMs, reasons } = await largeAmongSmall(s);
+    expect(smallBefore).toBeLessThan(STREAM / 2); // without the hold it starts behind ~796 of 800
+    expect(reasons.some((r) => r.endsWith(':yielded'))).toBe(true);
+    console.info(`with the hold: large waited ${waitedMs} ms, behind ${smallBefore} of ${STREAM} small tasks`);
+  });
+});
