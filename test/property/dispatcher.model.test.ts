@@ -1,0 +1,473 @@
+/**
+ * Model-based: fc.commands over submit / finish / fail / crash / restart, run against the REAL
+ * scheduler (simulated devices, worker threads, LMDB) with test/fixtures/gated-outcome-handler.mjs,
+ * so the test decides when and how each task ends. A small reference model follows along; after
+ * every command the test waits, on events only, until the scheduler has nothing left to do, and
+ * checks the promises of DESIGN.md:
+ *
+ *   1. no over-reservation: reserved ≤ capacity on every device at every event; once settled,
+ *      reserved = the sum of the live batch leases
+ *   2. covered: every running task runs on its type's batch device, under a lease ≥ its need
+ *   3. FIFO: within a type, no task starts while an older one of the same or a more urgent
+ *      priority is still queued
+ *   4. nothing lost, nothing twice: every acknowledged task ends exactly once, as the test ended
+ *      it; none starts twice; results survive a restart (close + reopen on the same dataDir)
+ *   5. no deadlock: once settled, no type without a batch fits in the free VRAM (else the
+ *      settle watchdog fails with "no progress")
+ *   6. leases return: idle ⇒ reserved 0 and no batch
+ *   7/8. refused submits (BUDGET_EXCEEDS_DEVICES, QUEUE_FULL) write nothing
+ *   and the dispatch rule: every set of batches started in one dispatch is what the reference
+ *   rule (most urgent priority, then deepest queue, then oldest head; best-fit device) picks from
+ *   the types waiting at that moment, so with equal priorities the deepest fitting queue wins.
+ */
+import fc from 'fast-check';
+import { expect, it } from 'vitest';
+import { createScheduler, PRIORITIES, type Priority, type Scheduler, type SchedulerOptions, type SchedulerSnapshot } from 'vram-scheduler';
+import { runs } from '../support/fast-check-setup.js';
+import { OutcomeGate, type GateStart, type Outcome } from '../support/outcome-gate.js';
+import { fixture, silent, tempDir } from '../support/scheduler.js';
+
+const RANK: Record<Priority, number> = { critical: 0, high: 1, normal: 2, low: 3 };
+const EXPECTED_END: Record<Outcome, { status: 'succeeded' | 'failed'; code?: string }> = {
+  succeed: { status: 'succeeded' },
+  throw: { status: 'failed', code: 'HANDLER_ERROR' },
+  exit: { status: 'failed', code: 'WORKER_CRASHED' },
+};
+const mib = (gb: number): number => Math.round(gb * 1024);
+/** How long a settle may go without reaching a fixpoint before the property fails with "no progress". */
+const SETTLE_LIMIT_MS = 15_000;
+
+interface World {
+  devices: { id: string; vramGb: number }[];
+  types: { name: string; vramGb: number }[];
+  maxQueueDepth: number;
+}
+
+interface ModelTask {
+  id: string;
+  tag: string;
+  type: string;
+  priority: Priority;
+  /** Acknowledgement order in the model. */
+  ack: number;
+  needMiB: number;
+  status: 'queued' | 'running' | 'ending' | 'ended';
+  device?: string;
+  outcome?: Outcome;
+  /** Terminal events seen for this id, across restarts. */
+  ends: number;
+  /** task:started events seen for this id, across restarts. */
+  starts: number;
+}
+
+interface WaitingType {
+  type: string;
+  depth: number;
+  rank: number;
+  headAck: number;
+  needMiB: number;
+}
+
+interface Start {
+  type: string;
+  device: string;
+  mib: number;
+}
+
+class Model {
+  readonly tasks = new Map<string, ModelTask>();
+  readonly byTag = new Map<string, ModelTask>();
+  /** Type → its live batch, from batch:started / batch:ended. */
+  readonly batches = new Map<string, { device: string }>();
+  readonly violations: string[] = [];
+  acks = 0;
+  restarts = 0;
+  /** The final phase: every task that starts is released as a success. */
+  auto = false;
+  private listeners: (() => void)[] = [];
+
+  constructor(readonly world: World) {}
+
+  changed(): Promise<void> {
+    return new Promise((resolve) => this.listeners.push(resolve));
+  }
+
+  notify(): void {
+    for (const listener of this.listeners.splice(0)) listener();
+  }
+
+  violation(message: string): void {
+    this.violations.push(message);
+    this.notify();
+  }
+
+  inStatus(status: ModelTask['status']): ModelTask[] {
+    return [...this.tasks.values()].filter((t) => t.status === status).sort((a, b) => a.ack - b.ack);
+  }
+
+  /** Queued tasks of `type` in the order they must start: most urgent priority first, FIFO within one. */
+  queue(type: string): ModelTask[] {
+    return this.inStatus('queued')
+      .filter((t) => t.type === type)
+      .sort((a, b) => RANK[a.priority] - RANK[b.priority] || a.ack - b.ack);
+  }
+
+  /** Types with queued tasks and no batch, as the dispatch rule sees them. */
+  waiting(): WaitingType[] {
+    const waiting: WaitingType[] = [];
+    for (const { name } of this.world.types) {
+      const queue = this.queue(name);
+      if (queue.length === 0 || this.batches.has(name)) continue;
+      const head = queue[0]!;
+      waiting.push({ type: name, depth: queue.length, rank: RANK[head.priority], headAck: head.ack, needMiB: head.needMiB });
+    }
+    return waiting;
+  }
+}
+
+/** The reference rule, written from the README: priority, then depth, then oldest head; best-fit device. */
+function referenceRound(waiting: readonly WaitingType[], freeMiB: number[], deviceIds: readonly string[]): Start[] {
+  const free = [...freeMiB];
+  const starts: Start[] = [];
+  const ranked = [...waiting].sort((a, b) => a.rank - b.rank || b.depth - a.depth || a.headAck - b.headAck);
+  for (const w of ranked) {
+    let best = -1;
+    for (let d = 0; d < free.length; d++) {
+      if (free[d]! >= w.needMiB && (best === -1 || free[d]! < free[best]!)) best = d;
+    }
+    if (best === -1) continue;
+    free[best]! -= w.needMiB;
+    starts.push({ type: w.type, device: deviceIds[best]!, mib: w.needMiB });
+  }
+  return starts;
+}
+
+interface Real {
+  scheduler: Scheduler;
+  dataDir: string;
+  gate: OutcomeGate;
+  /** The submit in flight: task:queued binds its id to the model. */
+  submitting: ModelTask | undefined;
+}
+
+function options(world: World, dataDir: string): SchedulerOptions {
+  const handler = fixture('gated-outcome-handler.mjs');
+  return {
+    dataDir,
+    logger: silent,
+    devices: world.devices,
+    maxQueueDepth: world.maxQueueDepth,
+    types: Object.fromEntries(world.types.map((t) => [t.name, { handler, vramGb: t.vramGb }])),
+  };
+}
+
+const describeStart = (s: Start) => `${s.type}@${s.device}:${s.mib}`;
+
+/** Wires the scheduler's events and the gate into the model; every observation is checked as it arrives. */
+function observe(model: Model, real: Real): void {
+  const s = real.scheduler;
+  const deviceIds = model.world.devices.map((d) => d.id);
+  let round: { reservedMiB: number[]; waiting: WaitingType[]; depths: Record<string, number>; starts: Start[] } | undefined;
+
+  const checkCapacity = (when: string): void => {
+    for (const d of s.snapshot().devices) {
+      if (mib(d.reservedGb) > mib(d.vramGb)) model.violation(`over-reservation at ${when}: ${d.id} holds ${d.reservedGb} of ${d.vramGb} GB`);
+    }
+  };
+
+  /** All batches started in one dispatch arrive in one synchronous block: checked together once it ends. */
+  const checkRound = (r: NonNullable<typeof round>): void => {
+    const free = model.world.devices.map((d, i) => mib(d.vramGb) - r.reservedMiB[i]!);
+    for (const start of r.starts) free[deviceIds.indexOf(start.device)]! += start.mib; // the VRAM before this dispatch
+    for (const w of r.waiting) {
+      if (r.depths[w.type] !== w.depth) model.violation(`queue of ${w.type} holds ${r.depths[w.type]} tasks, the model ${w.depth}`);
+    }
+    const expected = referenceRound(r.waiting, free, deviceIds);
+    if (JSON.stringify(expected) !== JSON.stringify(r.starts)) {
+      model.violation(
+        `dispatch started [${r.starts.map(describeStart).join(', ')}] but the rule says [${expected.map(describeStart).join(', ')}] ` +
+          `(waiting ${JSON.stringify(r.waiting)}, free MiB ${JSON.stringify(free)})`,
+      );
+    }
+  };
+
+  const batchStarted = (start: Start, depths: () => Record<string, number>): void => {
+    if (!round) {
+      const snapshot = s.snapshot(); // the ledger already holds every lease of this dispatch; the queues are not yet touched
+      const current = { reservedMiB: snapshot.devices.map((d) => mib(d.reservedGb)), waiting: model.waiting(), depths: depths(), starts: [] as Start[] };
+      round = current;
+      queueMicrotask(() => {
+        round = undefined;
+        checkRound(current);
+      });
+    }
+    if (model.batches.has(start.type)) model.violation(`a second batch of ${start.type} started while one lives`);
+    model.batches.set(start.type, { device: start.device });
+    round.starts.push(start);
+  };
+
+  // A restarted scheduler may have dispatched its recovered queue before these listeners exist: take that round from the snapshot.
+  const initial = s.snapshot();
+  if (initial.batches.length > 0) {
+    for (const b of initial.batches) batchStarted({ type: b.type, device: b.device, mib: mib(b.vramGb) }, () => Object.fromEntries(model.world.types.map((t) => [t.name, model.queue(t.name).length])));
+  }
+
+  s.on('task:queued', (e) => {
+    const task = real.submitting;
+    if (!task || task.id !== '') return model.violation(`task:queued for ${e.id} that no submit is waiting for`);
+    task.id = e.id;
+    task.ack = ++model.acks;
+    model.tasks.set(e.id, task);
+    model.byTag.set(task.tag, task);
+    if (e.type !== task.type || e.priority !== task.priority) model.violation(`task:queued ${JSON.stringify(e)} does not match the submit of ${task.tag}`);
+  });
+  s.on('task:started', (e) => {
+    const task = model.tasks.get(e.id);
+    if (!task) return model.violation(`task:started for unknown ${e.id}`);
+    if (++task.starts > 1) model.violation(`${task.tag} started ${task.starts} times`);
+    checkCapacity(`task:started ${task.tag}`);
+  });
+  const ended = (result: { id: string; status: string; error?: { code: string } }): void => {
+    const task = model.tasks.get(result.id);
+    if (!task) return model.violation(`terminal event for unknown ${result.id}`);
+    if (++task.ends > 1) model.violation(`${task.tag} ended ${task.ends} times`);
+    if (task.status !== 'ending') model.violation(`${task.tag} ended (${result.status} ${result.error?.code}) while the model had it ${task.status}`);
+    const expected = EXPECTED_END[task.outcome ?? 'succeed'];
+    if (result.status !== expected.status || result.error?.code !== expected.code) {
+      model.violation(`${task.tag} ended ${result.status} ${result.error?.code}, expected ${expected.status} ${expected.code}`);
+    }
+    task.status = 'ended';
+    checkCapacity(`end of ${task.tag}`);
+    model.notify();
+  };
+  s.on('task:succeeded', ended);
+  s.on('task:failed', ended);
+  s.on('batch:started', (e) => {
+    batchStarted({ type: e.type, device: e.device, mib: mib(e.vramGb) }, () => s.snapshot().queues);
+    checkCapacity(`batch:started ${e.type}`);
+    model.notify();
+  });
+  s.on('batch:ended', (e) => {
+    if (model.batches.get(e.type)?.device !== e.device) model.violation(`batch:ended ${e.type}@${e.device} that the model does not know`);
+    model.batches.delete(e.type);
+    if (model.inStatus('running').some((t) => t.type === e.type)) model.violation(`batch ${e.type} ended with a task of it still running`);
+    checkCapacity(`batch:ended ${e.type}`);
+    model.notify();
+  });
+
+  real.gate.onStart = (start: GateStart) => {
+    const task = model.byTag.get(start.started);
+    if (!task) return model.violation(`handler started unknown tag ${start.started}`);
+    if (task.status !== 'queued') model.violation(`${task.tag} started while ${task.status}: it runs twice`);
+    for (const other of model.queue(task.type)) {
+      if (other !== task && (RANK[other.priority] < RANK[task.priority] || (other.priority === task.priority && other.ack < task.ack))) {
+        model.violation(`FIFO: ${task.tag} (${task.priority}, ack ${task.ack}) started before ${other.tag} (${other.priority}, ack ${other.ack}) of ${task.type}`);
+      }
+    }
+    const batch = model.batches.get(task.type);
+    if (batch?.device !== start.device) model.violation(`${task.tag} runs on ${start.device}, its type's batch is on ${batch?.device}`);
+    task.status = 'running';
+    task.device = start.device ?? undefined;
+    if (model.auto) {
+      task.status = 'ending';
+      task.outcome = 'succeed'; // the gate releases it as it reports the start
+    }
+    model.notify();
+  };
+}
+
+/** Why the scheduler is not yet at rest (undefined when it is): something it must still do, from the model's view. */
+function unsettled(model: Model, snapshot: SchedulerSnapshot): string | undefined {
+  const ending = model.inStatus('ending');
+  if (ending.length > 0) return `waiting for ${ending.map((t) => t.tag).join(', ')} to end`;
+  for (const b of snapshot.batches) if (b.state !== 'running') return `batch ${b.type} is ${b.state}`;
+  const running = model.inStatus('running');
+  for (const b of snapshot.batches) {
+    const reported = running.filter((t) => t.type === b.type).length;
+    if (b.running !== reported) return `batch ${b.type} has ${b.running} in flight, ${reported} reported started`;
+  }
+  for (const { name } of model.world.types) {
+    if (snapshot.queues[name] !== model.queue(name).length) return `queue ${name} holds ${snapshot.queues[name]}, the model ${model.queue(name).length}`;
+  }
+  const free = snapshot.devices.map((d) => mib(d.vramGb) - mib(d.reservedGb));
+  for (const w of model.waiting()) {
+    if (snapshot.batches.some((b) => b.type === w.type)) continue;
+    if (free.some((f) => f >= w.needMiB)) return `${w.type} (head needs ${w.needMiB} MiB) fits in ${JSON.stringify(free)} MiB but has not started`;
+  }
+  return undefined;
+}
+
+/** Waits, on events only, until the scheduler is at rest; a watchdog turns a stall into a failure that says why. */
+async function settle(model: Model, real: Real, after: string): Promise<void> {
+  const deadline = Date.now() + SETTLE_LIMIT_MS;
+  for (;;) {
+    await new Promise((resolve) => setImmediate(resolve)); // let the synchronous transition in progress finish
+    if (model.violations.length > 0) break;
+    const reason = unsettled(model, real.scheduler.snapshot());
+    if (reason === undefined) break;
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`no progress after ${after}: ${reason}\n${JSON.stringify(real.scheduler.snapshot())}`);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([model.changed(), new Promise((resolve) => (timer = setTimeout(resolve, left)))]);
+    clearTimeout(timer);
+  }
+  checkSettled(model, real.scheduler.snapshot(), after);
+}
+
+/** The promises, on a scheduler at rest. */
+function checkSettled(model: Model, snapshot: SchedulerSnapshot, after: string): void {
+  expect(model.violations, `after ${after}`).toEqual([]);
+  const leases = new Map<string, number>();
+  for (const b of snapshot.batches) leases.set(b.device, (leases.get(b.device) ?? 0) + mib(b.vramGb));
+  for (const d of snapshot.devices) {
+    expect(mib(d.reservedGb), `${d.id} reserved ≤ capacity after ${after}`).toBeLessThanOrEqual(mib(d.vramGb));
+    expect(mib(d.reservedGb), `${d.id} reserved = its batch leases after ${after}`).toBe(leases.get(d.id) ?? 0);
+  }
+  expect(
+    snapshot.batches.map((b) => `${b.type}@${b.device}`).sort(),
+    `live batches after ${after}`,
+  ).toEqual([...model.batches].map(([type, b]) => `${type}@${b.device}`).sort());
+  const running = model.inStatus('running');
+  for (const task of running) {
+    const batch = snapshot.batches.find((b) => b.type === task.type);
+    expect(batch?.device, `${task.tag} runs on its batch's device`).toBe(task.device);
+    expect(mib(batch!.vramGb), `${task.tag} is covered by its batch lease`).toBeGreaterThanOrEqual(task.needMiB);
+  }
+  if (running.length === 0 && model.inStatus('queued').length === 0) {
+    expect(snapshot.batches, `idle after ${after}: no batch`).toEqual([]);
+    for (const d of snapshot.devices) expect(d.reservedGb, `idle after ${after}: ${d.id} holds nothing`).toBe(0);
+  }
+}
+
+let tags = 0;
+
+class SubmitCommand implements fc.AsyncCommand<Model, Real> {
+  constructor(
+    readonly typeIndex: number,
+    readonly priority: Priority,
+    readonly vramGb: number | undefined,
+  ) {}
+  check = (): boolean => true;
+  async run(model: Model, real: Real): Promise<void> {
+    const type = model.world.types[this.typeIndex % model.world.types.length]!;
+    const needMiB = Math.max(mib(type.vramGb), this.vramGb === undefined ? 0 : mib(this.vramGb));
+    const largest = Math.max(...model.world.devices.map((d) => mib(d.vramGb)));
+    const refusal = needMiB > largest ? 'BUDGET_EXCEEDS_DEVICES' : model.queue(type.name).length >= model.world.maxQueueDepth ? 'QUEUE_FULL' : undefined;
+    const task: ModelTask = { id: '', tag: `t${++tags}`, type: type.name, priority: this.priority, ack: 0, needMiB, status: 'queued', ends: 0, starts: 0 };
+    real.submitting = task;
+    const options = this.vramGb === undefined ? { priority: this.priority } : { priority: this.priority, vramGb: this.vramGb };
+    const outcome = await real.scheduler.submit(type.name, { tag: task.tag }, options).catch((error: unknown) => error);
+    real.submitting = undefined;
+    if (refusal) {
+      expect(outcome).toMatchObject({ code: refusal });
+      expect(model.byTag.has(task.tag), 'a refused submit is never queued').toBe(false);
+    } else {
+      expect(outcome).toEqual({ id: task.id, isNew: true });
+    }
+    await settle(model, real, this.toString());
+  }
+  toString = (): string => `submit(${this.typeIndex}, ${this.priority}${this.vramGb === undefined ? '' : `, ${this.vramGb} GB`})`;
+}
+
+class EndCommand implements fc.AsyncCommand<Model, Real> {
+  constructor(
+    readonly index: number,
+    readonly outcome: Outcome,
+  ) {}
+  check = (model: Readonly<Model>): boolean => (model as Model).inStatus('running').length > 0;
+  async run(model: Model, real: Real): Promise<void> {
+    const running = model.inStatus('running');
+    const task = running[this.index % running.length]!;
+    task.status = 'ending';
+    task.outcome = this.outcome;
+    real.gate.release(task.tag, this.outcome);
+    await settle(model, real, `${this} of ${task.tag}`);
+  }
+  toString = (): string => `${this.outcome}(${this.index})`;
+}
+
+/** close() lets running tasks finish (the test releases them), then a new scheduler opens the same dataDir. */
+class RestartCommand implements fc.AsyncCommand<Model, Real> {
+  check = (model: Readonly<Model>): boolean => model.restarts < 2;
+  async run(model: Model, real: Real): Promise<void> {
+    model.restarts++;
+    const closing = real.scheduler.close();
+    for (const task of model.inStatus('running')) {
+      task.status = 'ending';
+      task.outcome = 'succeed';
+      real.gate.release(task.tag, 'succeed');
+    }
+    await closing;
+    real.scheduler.removeAllListeners();
+    expect(model.violations, 'during close').toEqual([]);
+    expect(model.inStatus('ending'), 'close waited for the running tasks').toEqual([]);
+    expect(model.batches.size, 'every batch ended before close resolved').toBe(0);
+
+    real.scheduler = await createScheduler(options(model.world, real.dataDir));
+    observe(model, real);
+    for (const task of model.tasks.values()) {
+      const record = await real.scheduler.get(task.id);
+      if (task.status === 'queued') expect(record.status, `${task.tag} is still queued after the restart`).toBe('queued');
+      else expect(record.status, `${task.tag}'s result survived the restart`).toBe(EXPECTED_END[task.outcome!].status);
+    }
+    await settle(model, real, 'restart');
+  }
+  toString = (): string => 'restart';
+}
+
+const worldArb: fc.Arbitrary<World> = fc.record({
+  devices: fc.array(fc.constantFrom(8, 12, 16, 24), { minLength: 1, maxLength: 2 }).map((sizes) => sizes.map((vramGb, i) => ({ id: `gpu${i}`, vramGb }))),
+  types: fc.array(fc.constantFrom(3, 4, 6, 8), { minLength: 2, maxLength: 3 }).map((budgets) => budgets.map((vramGb, i) => ({ name: `llm-${'abc'[i]}`, vramGb }))),
+  maxQueueDepth: fc.constantFrom(3, 100),
+});
+
+const submitArb = fc
+  .tuple(fc.nat(2), fc.constantFrom<Priority>(...PRIORITIES), fc.option(fc.constantFrom(2, 6, 10, 16, 26), { nil: undefined, freq: 3 }))
+  .map(([type, priority, vramGb]) => new SubmitCommand(type, priority, vramGb));
+const commandsArb = fc.commands(
+  [
+    submitArb,
+    submitArb,
+    fc.tuple(fc.nat(5), fc.constantFrom<Outcome>('succeed', 'succeed', 'throw', 'exit')).map(([index, outcome]) => new EndCommand(index, outcome)),
+    fc.constant(new RestartCommand()),
+  ],
+  { maxCommands: 15 },
+);
+
+it('the real scheduler keeps every promise under any sequence of submit / end / fail / crash / restart', async () => {
+  await fc.assert(
+    fc.asyncProperty(worldArb, commandsArb, async (world, commands) => {
+      const model = new Model(world);
+      const real: Real = { scheduler: undefined as never, dataDir: tempDir('vs-model-'), gate: new OutcomeGate(), submitting: undefined };
+      try {
+        real.scheduler = await createScheduler(options(world, real.dataDir));
+        observe(model, real);
+        await fc.asyncModelRun(() => ({ model, real }), commands);
+
+        // Drain: everything still held or queued runs to success; then every acknowledged task has ended exactly once.
+        model.auto = true;
+        real.gate.autoRelease('succeed');
+        for (const task of model.inStatus('running')) {
+          task.status = 'ending';
+          task.outcome = 'succeed';
+          real.gate.release(task.tag, 'succeed');
+        }
+        await real.scheduler.drain();
+        await settle(model, real, 'drain');
+        for (const task of model.tasks.values()) {
+          expect(task.status, `${task.tag} ended`).toBe('ended');
+          expect(task.ends + (task.ends === 0 ? 0 : 0), `${task.tag} ended exactly once`).toBeLessThanOrEqual(1);
+          const result = await real.scheduler.result(task.id);
+          expect(result, `${task.tag}'s stored result`).toMatchObject(EXPECTED_END[task.outcome!]);
+        }
+        for (const d of real.scheduler.snapshot().devices) expect(d.reservedGb, `drained: ${d.id} holds nothing`).toBe(0);
+      } finally {
+        real.gate.autoRelease('succeed');
+        for (const task of model.inStatus('running')) real.gate.release(task.tag, 'succeed');
+        await real.scheduler?.close();
+        real.gate.close();
+      }
+    }),
+    { numRuns: runs(15) },
+  );
+}, 300_000);
