@@ -29,6 +29,8 @@ export interface ResolvedType {
   /** Where the winning budget came from. */
   budgetSource: 'options' | 'configFile' | 'env' | 'none';
   concurrency: number;
+  /** Time limit of each task in ms; 0 = none. */
+  timeoutMs: number;
 }
 
 /** The validated configuration everything past `createScheduler` trusts. */
@@ -57,7 +59,7 @@ export const MAX_CONCURRENCY = 256;
 export const DEFAULT_MAX_QUEUE_DEPTH = 500;
 
 const OPTION_KEYS = ['types', 'dataDir', 'devices', 'configFile', 'maxQueueDepth', 'logger', 'serviceName', 'freeLaneThreads', 'env', ...SCHEDULING_KEYS];
-const TYPE_KEYS = ['handler', 'vramGb', 'gpu', 'concurrency'];
+const TYPE_KEYS = ['handler', 'vramGb', 'gpu', 'concurrency', 'timeoutMs'];
 const DEVICE_KEYS = ['id', 'vramGb'];
 const FILE_KEYS = ['vram_budgets', 'max_queue_depth'];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -126,7 +128,7 @@ function resolveBudget(draft: TypeDraft, file: FileSettings | undefined, env: En
     source = 'env';
     from = `env ${envName}`;
   }
-  const base = { name, handlerUrl: draft.handlerUrl, gpu: draft.gpu, concurrency: draft.concurrency };
+  const base = { name, handlerUrl: draft.handlerUrl, gpu: draft.gpu, concurrency: draft.concurrency, timeoutMs: draft.timeoutMs };
   if (!draft.gpu) {
     if (gb !== undefined) warnings.push([{ type: name, budgetSource: source }, `Task type ${name} is a free-lane type (gpu: false): its VRAM budget from ${from} is ignored`]);
     return { ...base, vramMiB: 0, budgetSource: 'none' };
@@ -163,6 +165,7 @@ function readTypes(value: unknown): TypeDraft[] {
       handlerUrl: readHandler(t.handler, `${p}.handler`),
       gpu: readOptional(t.gpu, true, (v): v is boolean => typeof v === 'boolean', `${p}.gpu`, 'a boolean'),
       concurrency: readOptional(t.concurrency, 1, (v): v is number => isPositiveInt(v) && v <= MAX_CONCURRENCY, `${p}.concurrency`, `a positive integer <= ${MAX_CONCURRENCY}`),
+      timeoutMs: readOptional(t.timeoutMs, 0, isPositiveInt, `${p}.timeoutMs`, 'a positive integer number of milliseconds'),
       vramGb: t.vramGb,
     };
   });

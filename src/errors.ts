@@ -18,6 +18,8 @@ export const ErrorCode = {
   WORKER_CRASHED: 'WORKER_CRASHED',
   MODEL_LOAD_FAILED: 'MODEL_LOAD_FAILED',
   INTERRUPTED: 'INTERRUPTED',
+  TIMEOUT: 'TIMEOUT',
+  CANCELLED: 'CANCELLED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

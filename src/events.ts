@@ -11,6 +11,8 @@ export interface SchedulerEvents {
   'task:succeeded': (result: TaskResult) => void;
   /** A task ended in failure (`result.error.code` says why); its result is durable. */
   'task:failed': (result: TaskResult) => void;
+  /** A task was cancelled (by `cancel()`, `clear()` or its submit's AbortSignal); durable. */
+  'task:cancelled': (result: TaskResult) => void;
   /** A batch reserved VRAM on a device and started taking its type's tasks. */
   'batch:started': (event: { type: string; device: string; vramGb: number }) => void;
   /** A batch ended (`reason`: its queue ran dry, an override could not grow, its quantum ran out while another type waited, or close()), unloaded its model and returned its VRAM. */

@@ -37,6 +37,13 @@ export interface TypeOptions {
    * @default 1
    */
   concurrency?: number;
+  /**
+   * Time limit of each task of this type in ms, from its start: past it `ctx.signal` aborts
+   * with reason 'timeout', and the task fails with `TIMEOUT` (its thread is terminated if the
+   * handler does not settle within `cancelGraceMs`). A submit's `timeoutMs` overrides it.
+   * @default none
+   */
+  timeoutMs?: number;
 }
 
 /** A simulated device: use instead of detecting real GPUs (tests, benches, shares of a card). */

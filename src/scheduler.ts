@@ -7,9 +7,10 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createActor, waitFor, type Actor } from 'xstate';
 import { createRunTask, executeTask, type TaskRunDeps } from './actors/run-task.js';
+import { TaskControls } from './actors/task-controls.js';
 import { resolveConfig, type ResolvedConfig } from './config.js';
 import { FreeLane } from './dispatch/free-lane.js';
-import { TaskQueues } from './dispatch/queues.js';
+import { TaskQueues, type Head } from './dispatch/queues.js';
 import { Admission } from './admission.js';
 import {
   ErrorCode,
@@ -18,6 +19,7 @@ import {
   SchedulerError,
   StoreError,
   TaskNotFoundError,
+  UnknownTypeError,
 } from './errors.js';
 import type { SchedulerEventName, SchedulerEvents } from './events.js';
 import { detectDevices, type Device } from './gpu/detect.js';
@@ -67,6 +69,9 @@ export class Scheduler extends EventEmitter {
   private readonly freeLane: FreeLane;
   private readonly supervisor: Actor<SupervisorMachine>;
   private readonly admission = new Admission();
+  private readonly controls: TaskControls;
+  /** Detaches a submit's AbortSignal listener once its task has ended. */
+  private readonly signalCleanups = new Map<string, () => void>();
   private readonly waiters = new ResultWaiters();
   private drainWaiters: (() => void)[] = [];
   private readonly largestDeviceMiB: number;
@@ -85,6 +90,7 @@ export class Scheduler extends EventEmitter {
   ) {
     super();
     this.queues = new TaskQueues(config.scheduling);
+    this.controls = new TaskControls(`vram-scheduler:abort:${randomUUID()}`, config.scheduling.cancelGraceMs);
     this.ledger = VramLedger.create(devices.map((d) => ({ capacityMiB: d.capacityMiB })));
     this.largestDeviceMiB = largestCapacity(devices);
     this.pools = new Pools({
@@ -94,11 +100,14 @@ export class Scheduler extends EventEmitter {
       logLevel: config.logger.level,
       serviceName: config.serviceName,
       threadGone: (threadId) => this.ledger.recoverThread(threadId),
+      abortChannel: this.controls.channelName,
     });
     const run: TaskRunDeps = {
       store,
       pools: this.pools,
       ledger: this.ledger,
+      controls: this.controls,
+      timeoutMs: (entry) => entry.timeoutMs ?? config.types.get(entry.type)!.timeoutMs,
       started: (record) => this.taskStarted(record),
       finished: (record) => this.taskFinished(record),
       recorded: (committing) => {
@@ -161,7 +170,7 @@ export class Scheduler extends EventEmitter {
   /** Queues a task; resolves once it is durably stored. Bad input rejects with a typed error and writes nothing. */
   async submit(type: string, payload: unknown, options?: SubmitOptions): Promise<SubmitReceipt> {
     if (this.closing) throw new SchedulerClosedError('submit');
-    const { priority, vramGb, vramMiB, key } = checkSubmit(this.config.types, this.largestDeviceMiB, type, payload, options);
+    const { priority, vramGb, vramMiB, key, timeoutMs, signal } = checkSubmit(this.config.types, this.largestDeviceMiB, type, payload, options);
     const holding = this.admission.holderOf(type, key);
     if (holding) {
       const holder = await holding;
@@ -175,6 +184,7 @@ export class Scheduler extends EventEmitter {
     const record: TaskRecord = { id, type, seq: entry.seq, priority, payload, status: 'queued', queuedAt };
     if (vramGb !== undefined) record.vramGb = vramGb;
     if (key !== undefined) record.key = entry.key = key;
+    if (timeoutMs !== undefined) record.timeoutMs = entry.timeoutMs = timeoutMs;
     try {
       await this.admission.admit({ id, type, key }, this.queues.depth(type), this.config.maxQueueDepth, async () => {
         await this.store.insert(record, entry);
@@ -188,7 +198,43 @@ export class Scheduler extends EventEmitter {
     }
     this.notify('task:queued', { id, type, priority, seq: entry.seq });
     this.wake();
+    if (signal) this.cancelOnAbort(id, signal);
     return { id, isNew: true };
+  }
+
+  /**
+   * Cancels a queued task at once, or asks a running one to stop (its handler sees `ctx.signal`
+   * abort; past `cancelGraceMs` its thread is terminated). Resolves true if the task was queued
+   * or running, false if it had already ended.
+   */
+  async cancel(id: string): Promise<boolean> {
+    this.read(id, 'cancel a task');
+    if (this.controls.stop(id, 'cancelled')) return true;
+    const current = this.store.get(id); // includes a start being written
+    if (current?.status !== 'queued') return false;
+    await this.cancelQueued(current);
+    return true;
+  }
+
+  /** Cancels every queued task (of one type); running tasks go on. Resolves the number cancelled. */
+  async clear(type?: string): Promise<number> {
+    if (this.closing) throw new SchedulerClosedError('clear queues');
+    if (type !== undefined && !this.config.types.has(type)) throw new UnknownTypeError(type, [...this.config.types.keys()]);
+    const entries = (type === undefined ? [...this.config.types.keys()] : [type]).flatMap((name) => [...this.queues.entries(name)]);
+    await Promise.all(entries.map((entry) => this.cancelQueued(entry)));
+    return entries.length;
+  }
+
+  /** The task that would start next (of one type, or of any), without taking it. */
+  async peek(type?: string): Promise<TaskRecord | undefined> {
+    if (this.closing) throw new SchedulerClosedError('peek');
+    if (type !== undefined && !this.config.types.has(type)) throw new UnknownTypeError(type, [...this.config.types.keys()]);
+    let best: Head | undefined;
+    for (const name of type === undefined ? this.config.types.keys() : [type]) {
+      const head = this.queues.head(name);
+      if (head && (!best || head.rank < best.rank || (head.rank === best.rank && head.entry.seq < best.entry.seq))) best = head;
+    }
+    return best && this.store.getCommitted(best.entry.id);
   }
 
   /** The task's result once it has ended; resolves at once if it already has. */
@@ -262,6 +308,7 @@ export class Scheduler extends EventEmitter {
       }
     }
     this.waiters.rejectAll((id) => new SchedulerClosedError(`wait for task ${id}`));
+    this.controls.close();
     this.notify('closed');
   }
 
@@ -271,6 +318,19 @@ export class Scheduler extends EventEmitter {
       await this.ledger.waitForRelease(Number.POSITIVE_INFINITY, this.ledger.version);
       this.wake();
     }
+  }
+
+  private async cancelQueued(task: { id: string; type: string }): Promise<void> {
+    if (this.config.types.has(task.type)) this.queues.remove(task); // else it was never queued here (type no longer configured)
+    const done = await this.store.finish(task.id, { status: 'cancelled', error: { code: ErrorCode.CANCELLED, message: 'cancelled while queued' }, finishedAt: Date.now() });
+    this.taskFinished(done);
+    this.checkIdle();
+  }
+
+  private cancelOnAbort(id: string, signal: AbortSignal): void {
+    const onAbort = () => void this.cancel(id).catch(() => undefined);
+    signal.addEventListener('abort', onAbort, { once: true });
+    this.signalCleanups.set(id, () => signal.removeEventListener('abort', onAbort));
   }
 
   /** Coalesces every change of one turn into a single supervisor event. */
@@ -296,8 +356,10 @@ export class Scheduler extends EventEmitter {
 
   private taskFinished(record: TaskRecord): void {
     this.admission.forget(record.type, record.key);
+    this.signalCleanups.get(record.id)?.();
+    this.signalCleanups.delete(record.id);
     const result = toResult(record)!;
-    this.notify(result.status === 'succeeded' ? 'task:succeeded' : 'task:failed', result);
+    this.notify(`task:${result.status}`, result);
     this.waiters.settle(result);
   }
 

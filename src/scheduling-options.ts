@@ -29,23 +29,29 @@ export interface SchedulingOptions {
    * @default 60000
    */
   quantumMs?: number;
+  /**
+   * How long a cancelled or timed-out task's handler has to settle after `ctx.signal` aborts,
+   * before its worker thread is terminated.
+   * @default 5000
+   */
+  cancelGraceMs?: number;
 }
 
 export type Scheduling = Required<SchedulingOptions>;
 
-export const SCHEDULING_KEYS = ['priorityScheduling', 'agingMs', 'starvationMs', 'quantumMs'] as const;
+export const SCHEDULING_KEYS = ['priorityScheduling', 'agingMs', 'starvationMs', 'quantumMs', 'cancelGraceMs'] as const;
 
-export const DEFAULT_SCHEDULING: Scheduling = { priorityScheduling: true, agingMs: 60_000, starvationMs: 120_000, quantumMs: 60_000 };
+export const DEFAULT_SCHEDULING: Scheduling = { priorityScheduling: true, agingMs: 60_000, starvationMs: 120_000, quantumMs: 60_000, cancelGraceMs: 5_000 };
 
 export function readScheduling(options: Record<string, unknown>): Scheduling {
   const { priorityScheduling = DEFAULT_SCHEDULING.priorityScheduling } = options;
   if (typeof priorityScheduling !== 'boolean') throw expected('options.priorityScheduling', 'a boolean', priorityScheduling);
-  const ms = (key: 'agingMs' | 'starvationMs' | 'quantumMs'): number => {
+  const ms = (key: 'agingMs' | 'starvationMs' | 'quantumMs' | 'cancelGraceMs'): number => {
     const value = options[key] ?? DEFAULT_SCHEDULING[key];
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
       throw expected(`options.${key}`, 'an integer number of milliseconds >= 0 (0 turns it off)', value);
     }
     return value;
   };
-  return { priorityScheduling, agingMs: ms('agingMs'), starvationMs: ms('starvationMs'), quantumMs: ms('quantumMs') };
+  return { priorityScheduling, agingMs: ms('agingMs'), starvationMs: ms('starvationMs'), quantumMs: ms('quantumMs'), cancelGraceMs: ms('cancelGraceMs') };
 }

@@ -11,6 +11,10 @@ export interface SubmitOptions {
   vramGb?: number;
   /** Deduplication key: while a task of the same type with this key is queued or running, submit returns its id with `isNew: false`. */
   key?: string;
+  /** Time limit in ms from the task's start, overriding its type's `timeoutMs`. */
+  timeoutMs?: number;
+  /** Aborting it cancels the task (as `cancel(id)` does); an already aborted signal refuses the submit with its reason. */
+  signal?: AbortSignal;
 }
 
 export interface SubmitReceipt {
@@ -24,10 +28,10 @@ function validateSubmitOptions(options: unknown): SubmitOptions {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw expected('options', 'an object', options);
   }
-  const { priority, vramGb, key, ...rest } = options as Record<string, unknown>;
+  const { priority, vramGb, key, timeoutMs, signal, ...rest } = options as Record<string, unknown>;
   const unknown = Object.keys(rest);
   if (unknown.length > 0) {
-    throw expected(`options.${unknown[0]}`, 'absent (valid submit options: priority, vramGb, key)', rest[unknown[0]!]);
+    throw expected(`options.${unknown[0]}`, 'absent (valid submit options: priority, vramGb, key, timeoutMs, signal)', rest[unknown[0]!]);
   }
   if (priority !== undefined && !PRIORITIES.includes(priority as Priority)) {
     throw expected('options.priority', `one of ${PRIORITIES.map((p) => `'${p}'`).join(', ')}`, priority);
@@ -38,7 +42,17 @@ function validateSubmitOptions(options: unknown): SubmitOptions {
   if (key !== undefined && (typeof key !== 'string' || key.length === 0 || key.length > 512)) {
     throw expected('options.key', 'a non-empty string of at most 512 characters', key);
   }
-  return { priority: priority as Priority | undefined, vramGb: vramGb as number | undefined, key: key as string | undefined };
+  if (timeoutMs !== undefined && !(Number.isSafeInteger(timeoutMs) && (timeoutMs as number) > 0)) {
+    throw expected('options.timeoutMs', 'a positive integer number of milliseconds', timeoutMs);
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw expected('options.signal', 'an AbortSignal', signal);
+  return {
+    priority: priority as Priority | undefined,
+    vramGb: vramGb as number | undefined,
+    key: key as string | undefined,
+    timeoutMs: timeoutMs as number | undefined,
+    signal: signal as AbortSignal | undefined,
+  };
 }
 
 export interface CheckedSubmit {
@@ -47,6 +61,8 @@ export interface CheckedSubmit {
   /** The per-task override in MiB; 0 = the type's budget. */
   vramMiB: number;
   key: string | undefined;
+  timeoutMs: number | undefined;
+  signal: AbortSignal | undefined;
 }
 
 /** Everything about a submit that can be wrong before it touches the store, in the order a caller fixes it. */
@@ -59,7 +75,8 @@ export function checkSubmit(
 ): CheckedSubmit {
   const taskType = types.get(type);
   if (!taskType) throw new UnknownTypeError(type, [...types.keys()]);
-  const { priority = 'normal', vramGb, key } = validateSubmitOptions(options);
+  const { priority = 'normal', vramGb, key, timeoutMs, signal } = validateSubmitOptions(options);
+  signal?.throwIfAborted();
   try {
     structuredClone(payload);
   } catch (error) {
@@ -68,5 +85,5 @@ export function checkSubmit(
   const vramMiB = vramGb === undefined ? 0 : gbToMiB(vramGb);
   const needMiB = taskType.gpu ? Math.max(taskType.vramMiB, vramMiB) : 0;
   if (needMiB > largestDeviceMiB) throw new BudgetExceedsDevicesError(type, mibToGb(needMiB), mibToGb(largestDeviceMiB));
-  return { priority, vramGb, vramMiB, key };
+  return { priority, vramGb, vramMiB, key, timeoutMs, signal };
 }

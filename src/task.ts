@@ -37,6 +37,8 @@ export interface TaskRecord<P = unknown, R = unknown> {
   vramGb?: number;
   /** Deduplication key, when the submit gave one. */
   key?: string;
+  /** Per-task time limit in ms, when the submit gave one. */
+  timeoutMs?: number;
 }
 
 /** What `wait()` and `result()` return once a task has ended. */
@@ -62,6 +64,8 @@ export interface QueueEntry {
   /** VRAM this task needs in MiB when it overrides its type's budget; 0 = the type's budget. */
   vramMiB: number;
   key?: string;
+  /** Per-task time limit in ms, overriding its type's. */
+  timeoutMs?: number;
 }
 
 export function isTerminal(status: TaskStatus): status is TerminalStatus {

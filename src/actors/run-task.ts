@@ -6,16 +6,20 @@
 import { fromPromise } from 'xstate';
 import { ErrorCode } from '../errors.js';
 import type { Device } from '../gpu/detect.js';
-import type { TaskStore } from '../store/task-store.js';
+import type { FinishFields, TaskStore } from '../store/task-store.js';
 import type { QueueEntry, TaskRecord } from '../task.js';
 import type { Pools } from '../threads/pools.js';
 import type { WorkerReply } from '../threads/protocol.js';
 import type { VramLedger } from '../threads/vram-ledger.js';
+import type { StopReason, TaskControl, TaskControls } from './task-controls.js';
 
 export interface TaskRunDeps {
   store: TaskStore;
   pools: Pools;
   ledger: VramLedger;
+  controls: TaskControls;
+  /** The task's time limit in ms (its own or its type's); 0 = none. */
+  timeoutMs(entry: QueueEntry): number;
   started(record: TaskRecord): void;
   finished(record: TaskRecord): void;
   /** Tracks an outcome being committed: close() and drain() wait for it. */
@@ -29,47 +33,71 @@ export interface RunTaskInput {
   device: Device | undefined;
 }
 
+type Outcome = Pick<FinishFields, 'status' | 'value' | 'error'>;
+
 /**
  * Resolves as soon as the task's thread is free again (the worker replied), so its batch can
  * start the next task while the outcome is committed in the background (`deps.recorded`).
  */
 export async function executeTask(deps: TaskRunDeps, { entry, device }: RunTaskInput): Promise<void> {
-  let record: TaskRecord;
+  const control = deps.controls.begin(entry.id, deps.timeoutMs(entry));
+  let outcome: Outcome;
   try {
-    record = await deps.store.markRunning(entry.id, {
-      startedAt: Date.now(),
-      ...(device ? { device: device.id } : {}),
-    });
-  } catch (error) {
-    deps.broken(entry, error);
-    return;
+    let record: TaskRecord;
+    try {
+      record = await deps.store.markRunning(entry.id, {
+        startedAt: Date.now(),
+        ...(device ? { device: device.id } : {}),
+      });
+    } catch (error) {
+      deps.broken(entry, error);
+      return;
+    }
+    deps.started(record);
+    outcome = control.reason ? stopped(control.reason, deps.timeoutMs(entry)) : await runInPool(deps, entry, device, record, control);
+  } finally {
+    deps.controls.end(entry.id);
   }
-  deps.started(record);
+  deps.recorded(recordOutcome(deps.store, entry.id, outcome).then(deps.finished, (error: unknown) => deps.broken(entry, error)));
+}
+
+async function runInPool(deps: TaskRunDeps, entry: QueueEntry, device: Device | undefined, record: TaskRecord, control: TaskControl): Promise<Outcome> {
   let reply: WorkerReply;
   try {
-    reply = await deps.pools.run({
-      op: 'run',
-      taskId: entry.id,
-      seq: entry.seq,
-      type: entry.type,
-      payload: record.payload,
-      ...(device ? { device: { id: device.id, index: device.index } } : {}),
-    });
+    reply = await deps.pools.run(
+      {
+        op: 'run',
+        taskId: entry.id,
+        seq: entry.seq,
+        type: entry.type,
+        payload: record.payload,
+        ...(device ? { device: { id: device.id, index: device.index } } : {}),
+      },
+      control.hardStop.signal,
+    );
   } catch (error) {
-    // The thread died: return whatever the task grew beyond its batch's lease (a live worker does it itself).
+    // The thread died or was terminated: return whatever the task grew beyond its batch's lease (a live worker does it itself).
     deps.ledger.releaseTagged(entry.seq);
     reply = { ok: false, error: { code: ErrorCode.WORKER_CRASHED, message: crashMessage(error) } };
   }
-  deps.recorded(recordOutcome(deps.store, entry.id, reply).then(deps.finished, (error: unknown) => deps.broken(entry, error)));
+  // A task asked to stop ends as stopped, whatever its handler did after the request.
+  if (control.reason) return stopped(control.reason, deps.timeoutMs(entry));
+  return reply.ok ? { status: 'succeeded', value: reply.value } : { status: 'failed', error: reply.error };
+}
+
+function stopped(reason: StopReason, timeoutMs: number): Outcome {
+  return reason === 'timeout'
+    ? { status: 'failed', error: { code: ErrorCode.TIMEOUT, message: `the task ran longer than its time limit (${timeoutMs} ms)` } }
+    : { status: 'cancelled', error: { code: ErrorCode.CANCELLED, message: 'cancelled while running' } };
 }
 
 /** A result the store cannot encode (a class instance, a symbol) fails the task instead of leaving it running. */
-async function recordOutcome(store: TaskStore, id: string, reply: WorkerReply): Promise<TaskRecord> {
+async function recordOutcome(store: TaskStore, id: string, outcome: Outcome): Promise<TaskRecord> {
   const finishedAt = Date.now();
-  if (!reply.ok) return store.finish(id, { status: 'failed', error: reply.error, finishedAt });
   try {
-    return await store.finish(id, { status: 'succeeded', value: reply.value, finishedAt });
+    return await store.finish(id, { ...outcome, finishedAt });
   } catch (error) {
+    if (outcome.status !== 'succeeded') throw error;
     const message = `the handler's result could not be stored: ${error instanceof Error ? error.message : String(error)}`;
     return store.finish(id, { status: 'failed', error: { code: ErrorCode.HANDLER_ERROR, message }, finishedAt });
   }

@@ -122,7 +122,7 @@ export class TaskQueues {
   }
 
   /** Marks a queued task removed (lazy deletion). The caller knows it is queued. */
-  remove(entry: QueueEntry): void {
+  remove(entry: { id: string; type: string }): void {
     this.removed.add(entry.id);
     this.queue(entry.type).depth--;
     this.total--;

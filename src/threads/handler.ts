@@ -30,7 +30,7 @@ export interface LoadContext {
 /** Given to `run()` with each task. */
 export interface TaskContext extends LoadContext {
   taskId: string;
-  /** Aborted when the task must stop (reserved for cancellation and shutdown). */
+  /** Aborted when the task must stop: `signal.reason` is 'cancelled' or 'timeout'. Settle soon after: past the grace period the thread is terminated. */
   signal: AbortSignal;
   vram: TaskVram;
 }

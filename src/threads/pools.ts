@@ -18,6 +18,8 @@ export interface PoolsOptions {
   /** A worker thread is gone (crashed or retired): the ledger repairs anything it left half-done. */
   threadGone(threadId: number): void;
   serviceName: string;
+  /** The BroadcastChannel on which workers receive requests to abort a task's ctx.signal. */
+  abortChannel: string;
 }
 
 export class Pools {
@@ -28,12 +30,12 @@ export class Pools {
   constructor(private readonly options: PoolsOptions) {
     const handlers: Record<string, string> = {};
     for (const [name, type] of options.types) handlers[name] = type.handlerUrl;
-    this.setup = { handlers, ledger: options.ledger, logLevel: options.logLevel, serviceName: options.serviceName };
+    this.setup = { handlers, ledger: options.ledger, logLevel: options.logLevel, serviceName: options.serviceName, abortChannel: options.abortChannel };
   }
 
-  /** Runs one task. Rejects only when the worker thread died while running it. */
-  run(message: RunMessage): Promise<WorkerReply> {
-    return this.pool(message.type).run(message);
+  /** Runs one task. Rejects only when the worker thread died while running it, or `signal` terminated it. */
+  run(message: RunMessage, signal?: AbortSignal): Promise<WorkerReply> {
+    return this.pool(message.type).run(message, signal ? { signal } : {});
   }
 
   /** Ends a GPU type's batch in its thread: `unload()` runs and the model is forgotten. */

@@ -9,6 +9,8 @@ export interface WorkerSetup {
   ledger: SharedArrayBuffer;
   logLevel: string;
   serviceName: string;
+  /** BroadcastChannel name carrying AbortMessages (task id, reason) for `ctx.signal`. */
+  abortChannel: string;
 }
 
 export interface RunMessage {

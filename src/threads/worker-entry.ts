@@ -4,7 +4,8 @@
  * every task with a reply instead of throwing: a rejected `pool.run()` then always means the
  * thread itself died.
  */
-import { threadId, workerData } from 'node:worker_threads';
+import { BroadcastChannel, threadId, workerData } from 'node:worker_threads';
+import type { AbortMessage } from '../actors/task-controls.js';
 import { pino } from 'pino';
 import { ErrorCode } from '../errors.js';
 import { gbToMiB } from '../units.js';
@@ -21,6 +22,15 @@ interface Warm {
   model: unknown;
 }
 
+/** ctx.signal of every task running in this thread; the scheduler aborts one by id. */
+const signals = new Map<string, AbortController>();
+const aborts = new BroadcastChannel(setup.abortChannel);
+aborts.onmessage = (event) => {
+  const { taskId, reason } = (event as { data: AbortMessage }).data;
+  signals.get(taskId)?.abort(reason);
+};
+aborts.unref();
+
 /** Per type: the handler and its loaded model in this thread (or the load failure, kept for the batch). */
 const warm = new Map<string, Promise<Warm>>();
 
@@ -36,11 +46,13 @@ async function run(message: RunMessage): Promise<WorkerReply> {
     return failure(ErrorCode.MODEL_LOAD_FAILED, `Loading the ${message.type} handler failed: ${describe(error)}`);
   }
   const vram = new TaskLease(message);
+  const controller = new AbortController();
+  signals.set(message.taskId, controller);
   const ctx: TaskContext = {
     taskId: message.taskId,
     type: message.type,
     device: message.device,
-    signal: new AbortController().signal,
+    signal: controller.signal,
     log: log.child({ type: message.type, taskId: message.taskId }),
     vram,
   };
@@ -52,6 +64,7 @@ async function run(message: RunMessage): Promise<WorkerReply> {
     return failure(ErrorCode.HANDLER_ERROR, describe(error));
   } finally {
     vram.releaseAll();
+    signals.delete(message.taskId);
   }
 }
 

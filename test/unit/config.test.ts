@@ -45,8 +45,9 @@ describe('resolveConfig: defaults and top level', () => {
     expect(config).toMatchObject({ dataDir: path.resolve('.vram-scheduler'), maxQueueDepth: 500, serviceName: 'vram-scheduler', freeLaneThreads: os.availableParallelism() });
     expect(config.devices).toBeUndefined();
     expect(config.types.get('cover_letter')).toEqual({
-      name: 'cover_letter', handlerUrl: pathToFileURL(HANDLER).href, gpu: true, vramMiB: 4096, budgetGb: 4, budgetSource: 'options', concurrency: 1,
+      name: 'cover_letter', handlerUrl: pathToFileURL(HANDLER).href, gpu: true, vramMiB: 4096, budgetGb: 4, budgetSource: 'options', concurrency: 1, timeoutMs: 0,
     });
+    expect(config.scheduling).toEqual({ priorityScheduling: true, agingMs: 60_000, starvationMs: 120_000, quantumMs: 60_000, cancelGraceMs: 5_000 });
     expect(log.warnings()).toEqual([]);
   });
 
@@ -62,6 +63,16 @@ describe('resolveConfig: defaults and top level', () => {
 
   it('rejects an unknown top-level key, naming it and the valid ones', async () => {
     await rejects(base({ maxQueueDeph: 5 }), '`options.maxQueueDeph`', 'types, dataDir, devices, configFile, maxQueueDepth');
+  });
+
+  it.each([
+    [{ priorityScheduling: 'yes' }, '`options.priorityScheduling`'],
+    [{ agingMs: -1 }, '`options.agingMs`'],
+    [{ starvationMs: 1.5 }, '`options.starvationMs`'],
+    [{ quantumMs: Number.NaN }, '`options.quantumMs`'],
+    [{ cancelGraceMs: '5s' }, '`options.cancelGraceMs`'],
+  ])('rejects a bad scheduling option %j', async (extra, path) => {
+    await rejects(base(extra), path);
   });
 
   it('takes explicit values and resolves dataDir against the cwd', async () => {

@@ -1,0 +1,74 @@
+/**
+ * The running tasks a caller can still stop. cancel() and timeouts abort the task's
+ * `ctx.signal` in its worker (over a BroadcastChannel every worker of this scheduler listens
+ * on); if the handler has not settled after the grace period, the Piscina run is aborted,
+ * which terminates its thread (the ledger then takes back whatever that thread held).
+ */
+import { BroadcastChannel } from 'node:worker_threads';
+
+export type StopReason = 'cancelled' | 'timeout';
+
+/** What a worker receives on the abort channel. */
+export interface AbortMessage {
+  taskId: string;
+  reason: StopReason;
+}
+
+export interface TaskControl {
+  /** Set once the task was asked to stop. */
+  reason: StopReason | undefined;
+  /** Aborting it terminates the task's thread: the last resort after the grace period. */
+  readonly hardStop: AbortController;
+}
+
+interface Entry {
+  control: TaskControl;
+  timers: NodeJS.Timeout[];
+}
+
+export class TaskControls {
+  private readonly running = new Map<string, Entry>();
+  private readonly channel: BroadcastChannel;
+
+  constructor(
+    readonly channelName: string,
+    private readonly graceMs: number,
+  ) {
+    this.channel = new BroadcastChannel(channelName);
+    this.channel.unref();
+  }
+
+  /** A task is about to start; with `timeoutMs` > 0 it is stopped with 'timeout' after that long. */
+  begin(id: string, timeoutMs: number): TaskControl {
+    const entry: Entry = { control: { reason: undefined, hardStop: new AbortController() }, timers: [] };
+    this.running.set(id, entry);
+    if (timeoutMs > 0) entry.timers.push(setTimeout(() => this.stop(id, 'timeout'), timeoutMs));
+    return entry.control;
+  }
+
+  /** Asks a running task to stop; false when it is not running. */
+  stop(id: string, reason: StopReason): boolean {
+    const entry = this.running.get(id);
+    if (!entry) return false;
+    if (entry.control.reason !== undefined) return true;
+    entry.control.reason = reason;
+    this.channel.postMessage({ taskId: id, reason } satisfies AbortMessage);
+    entry.timers.push(setTimeout(() => entry.control.hardStop.abort(reason), this.graceMs));
+    return true;
+  }
+
+  isRunning(id: string): boolean {
+    return this.running.has(id);
+  }
+
+  end(id: string): void {
+    const entry = this.running.get(id);
+    if (!entry) return;
+    for (const timer of entry.timers) clearTimeout(timer);
+    this.running.delete(id);
+  }
+
+  close(): void {
+    this.channel.close();
+  }
+}
