@@ -31,6 +31,11 @@ export interface ResolvedType {
   concurrency: number;
   /** Time limit of each task in ms; 0 = none. */
   timeoutMs: number;
+  /** Further attempts after a HANDLER_ERROR or WORKER_CRASHED failure, backing off from `retryBackoffMs`, doubling. */
+  retries: number;
+  retryBackoffMs: number;
+  /** Requeued, not failed, when the process stopped while it ran. */
+  idempotent: boolean;
 }
 
 /** The validated configuration everything past `createScheduler` trusts. */
@@ -59,7 +64,7 @@ export const MAX_CONCURRENCY = 256;
 export const DEFAULT_MAX_QUEUE_DEPTH = 500;
 
 const OPTION_KEYS = ['types', 'dataDir', 'devices', 'configFile', 'maxQueueDepth', 'logger', 'serviceName', 'freeLaneThreads', 'env', ...SCHEDULING_KEYS];
-const TYPE_KEYS = ['handler', 'vramGb', 'gpu', 'concurrency', 'timeoutMs'];
+const TYPE_KEYS = ['handler', 'vramGb', 'gpu', 'concurrency', 'timeoutMs', 'retries', 'retryBackoffMs', 'idempotent'];
 const DEVICE_KEYS = ['id', 'vramGb'];
 const FILE_KEYS = ['vram_budgets', 'max_queue_depth'];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -128,7 +133,7 @@ function resolveBudget(draft: TypeDraft, file: FileSettings | undefined, env: En
     source = 'env';
     from = `env ${envName}`;
   }
-  const base = { name, handlerUrl: draft.handlerUrl, gpu: draft.gpu, concurrency: draft.concurrency, timeoutMs: draft.timeoutMs };
+  const { vramGb: _ignored, ...base } = draft;
   if (!draft.gpu) {
     if (gb !== undefined) warnings.push([{ type: name, budgetSource: source }, `Task type ${name} is a free-lane type (gpu: false): its VRAM budget from ${from} is ignored`]);
     return { ...base, vramMiB: 0, budgetSource: 'none' };
@@ -166,6 +171,9 @@ function readTypes(value: unknown): TypeDraft[] {
       gpu: readOptional(t.gpu, true, (v): v is boolean => typeof v === 'boolean', `${p}.gpu`, 'a boolean'),
       concurrency: readOptional(t.concurrency, 1, (v): v is number => isPositiveInt(v) && v <= MAX_CONCURRENCY, `${p}.concurrency`, `a positive integer <= ${MAX_CONCURRENCY}`),
       timeoutMs: readOptional(t.timeoutMs, 0, isPositiveInt, `${p}.timeoutMs`, 'a positive integer number of milliseconds'),
+      retries: readOptional(t.retries, 0, (v): v is number => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= 100, `${p}.retries`, 'an integer from 0 to 100'),
+      retryBackoffMs: readOptional(t.retryBackoffMs, 1000, (v): v is number => Number.isSafeInteger(v) && (v as number) >= 0, `${p}.retryBackoffMs`, 'an integer number of milliseconds >= 0'),
+      idempotent: readOptional(t.idempotent, false, (v): v is boolean => typeof v === 'boolean', `${p}.idempotent`, 'a boolean'),
       vramGb: t.vramGb,
     };
   });

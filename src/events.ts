@@ -1,6 +1,6 @@
 /** The events a scheduler emits, typed by name and payload (`scheduler.on(name, listener)`). */
 import type { BatchEndReason } from './machines/batch.js';
-import type { Priority, TaskResult } from './task.js';
+import type { Priority, TaskError, TaskResult } from './task.js';
 
 export interface SchedulerEvents {
   /** A task was durably acknowledged and queued. */
@@ -11,6 +11,8 @@ export interface SchedulerEvents {
   'task:succeeded': (result: TaskResult) => void;
   /** A task ended in failure (`result.error.code` says why); its result is durable. */
   'task:failed': (result: TaskResult) => void;
+  /** A task failed with attempts left (its type's `retries`): it is queued again and starts after `delayMs`. */
+  'task:retrying': (event: { id: string; type: string; attempts: number; delayMs: number; error: TaskError }) => void;
   /** A task was cancelled (by `cancel()`, `clear()` or its submit's AbortSignal); durable. */
   'task:cancelled': (result: TaskResult) => void;
   /** A batch reserved VRAM on a device and started taking its type's tasks. */

@@ -44,6 +44,20 @@ export interface TypeOptions {
    * @default none
    */
   timeoutMs?: number;
+  /**
+   * Further attempts for a task that fails with `HANDLER_ERROR` or `WORKER_CRASHED`; the
+   * record's `attempts` counts them. Between attempts the task waits `retryBackoffMs`, doubling.
+   * @default 0
+   */
+  retries?: number;
+  /** @default 1000 */
+  retryBackoffMs?: number;
+  /**
+   * Safe to run again from the start: a task that was running when the process stopped is
+   * queued again at its place in line instead of failing with `INTERRUPTED`.
+   * @default false
+   */
+  idempotent?: boolean;
 }
 
 /** A simulated device: use instead of detecting real GPUs (tests, benches, shares of a card). */

@@ -1,6 +1,6 @@
 /**
  * Startup: what a previous run left behind. Tasks that were running become failed
- * (INTERRUPTED, in the store); queued tasks come back in their original order, except those
+ * (INTERRUPTED, in the store), or queued again if their type is idempotent; queued tasks come back in their original order, except those
  * that can never start here (their type is gone, or it no longer fits any device).
  */
 import type { ResolvedConfig } from './config.js';
@@ -11,7 +11,7 @@ import { mibToGb } from './units.js';
 
 export async function recoverQueued(store: TaskStore, config: ResolvedConfig, largestDeviceMiB: number): Promise<QueueEntry[]> {
   const { logger, types } = config;
-  const { queued, interrupted } = await store.recover(Date.now());
+  const { queued, interrupted } = await store.recover(Date.now(), (record) => types.get(record.type)?.idempotent === true);
   for (const id of interrupted) logger.warn({ id }, 'task was running when the process stopped: marked failed (INTERRUPTED)');
   const resumed: QueueEntry[] = [];
   for (const entry of queued) {

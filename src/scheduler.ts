@@ -30,7 +30,7 @@ import { recoverQueued } from './recovery.js';
 import { takeSnapshot, type SchedulerSnapshot } from './snapshot.js';
 import { TaskStore } from './store/task-store.js';
 import { checkSubmit, type SubmitOptions, type SubmitReceipt } from './submit.js';
-import { toResult, type QueueEntry, type TaskRecord, type TaskResult } from './task.js';
+import { toResult, type QueueEntry, type TaskError, type TaskRecord, type TaskResult } from './task.js';
 import { Pools } from './threads/pools.js';
 import { VramLedger } from './threads/vram-ledger.js';
 import { ResultWaiters } from './waiters.js';
@@ -70,6 +70,8 @@ export class Scheduler extends EventEmitter {
   private readonly supervisor: Actor<SupervisorMachine>;
   private readonly admission = new Admission();
   private readonly controls: TaskControls;
+  /** Tasks waiting out a retry backoff (durably queued, back in the queue when the timer fires). */
+  private readonly retrying = new Map<string, NodeJS.Timeout>();
   /** Detaches a submit's AbortSignal listener once its task has ended. */
   private readonly signalCleanups = new Map<string, () => void>();
   private readonly waiters = new ResultWaiters();
@@ -110,13 +112,8 @@ export class Scheduler extends EventEmitter {
       timeoutMs: (entry) => entry.timeoutMs ?? config.types.get(entry.type)!.timeoutMs,
       started: (record) => this.taskStarted(record),
       finished: (record) => this.taskFinished(record),
-      recorded: (committing) => {
-        this.committingOutcomes++;
-        void committing.finally(() => {
-          this.committingOutcomes--;
-          this.checkIdle();
-        });
-      },
+      recorded: (committing) => this.track(committing),
+      retry: (record, error) => this.retryLater(record, error),
       broken: (entry, error) => this.taskBroken(entry, error),
     };
     this.freeLane = new FreeLane({
@@ -291,6 +288,8 @@ export class Scheduler extends EventEmitter {
   private async shutdown(): Promise<void> {
     this.freeLane.stop();
     this.ledger.wakeWaiters(); // ends the release watcher
+    for (const timer of this.retrying.values()) clearTimeout(timer);
+    this.retrying.clear();
     const steps: [string, () => Promise<unknown>][] = [
       ['stop the batches', async () => {
         this.supervisor.send({ type: 'CLOSE' });
@@ -320,8 +319,33 @@ export class Scheduler extends EventEmitter {
     }
   }
 
+  /** A failed attempt with attempts left: queued again durably now, back in line after the backoff. */
+  private retryLater(record: TaskRecord, error: TaskError): boolean {
+    const type = this.config.types.get(record.type)!;
+    const attempts = record.attempts ?? 1;
+    if (attempts > type.retries || this.closing) return false;
+    const delayMs = type.retryBackoffMs * 2 ** (attempts - 1);
+    this.config.logger.warn({ id: record.id, type: record.type, attempts, delayMs, error }, 'task failed: trying again');
+    const requeued = this.store.requeue(record.id, { lastError: error }).then((entry) => {
+      this.retrying.set(entry.id, setTimeout(() => {
+        this.retrying.delete(entry.id);
+        if (this.closing) return; // it stays queued in the store for the next start
+        this.queues.push(entry);
+        this.wake();
+      }, delayMs));
+      this.notify('task:retrying', { id: record.id, type: record.type, attempts, delayMs, error });
+    });
+    this.track(requeued.catch((e: unknown) => this.taskBroken(record, e)));
+    return true;
+  }
+
   private async cancelQueued(task: { id: string; type: string }): Promise<void> {
-    if (this.config.types.has(task.type)) this.queues.remove(task); // else it was never queued here (type no longer configured)
+    const retryTimer = this.retrying.get(task.id);
+    if (retryTimer) {
+      // Waiting out a retry backoff: not in the in-memory queue yet.
+      clearTimeout(retryTimer);
+      this.retrying.delete(task.id);
+    } else if (this.config.types.has(task.type)) this.queues.remove(task); // else it was never queued here (type no longer configured)
     const done = await this.store.finish(task.id, { status: 'cancelled', error: { code: ErrorCode.CANCELLED, message: 'cancelled while queued' }, finishedAt: Date.now() });
     this.taskFinished(done);
     this.checkIdle();
@@ -364,12 +388,21 @@ export class Scheduler extends EventEmitter {
   }
 
   /** The store refused a task's state change (disk full, store closed): fail it in memory so no caller waits forever; a restart sees its stored state. */
-  private taskBroken(entry: QueueEntry, error: unknown): void {
+  private taskBroken(entry: Pick<TaskRecord, 'id' | 'type' | 'queuedAt' | 'key'>, error: unknown): void {
     this.config.logger.error({ id: entry.id, err: error }, 'task state could not be stored');
     this.admission.forget(entry.type, entry.key);
     const message = `the task's state could not be stored: ${error instanceof Error ? error.message : String(error)}`;
     const now = Date.now();
     this.waiters.settle({ id: entry.id, type: entry.type, status: 'failed', error: { code: ErrorCode.STORE_ERROR, message }, queuedAt: entry.queuedAt, finishedAt: now });
+  }
+
+  /** A state change being committed in the background: drain() and close() wait for it. */
+  private track(committing: Promise<void>): void {
+    this.committingOutcomes++;
+    void committing.finally(() => {
+      this.committingOutcomes--;
+      this.checkIdle();
+    });
   }
 
   /** A listener that throws must not break the scheduler's own bookkeeping: log it and go on. */
@@ -386,6 +419,7 @@ export class Scheduler extends EventEmitter {
       this.liveBatches === 0 &&
       this.freeLane.inFlight === 0 &&
       this.committingOutcomes === 0 &&
+      (this.retrying.size === 0 || this.closing !== undefined) &&
       this.admission.writing === 0 &&
       (this.queues.size === 0 || this.closing !== undefined);
     if (!idle || this.drainWaiters.length === 0) return;

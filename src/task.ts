@@ -39,6 +39,10 @@ export interface TaskRecord<P = unknown, R = unknown> {
   key?: string;
   /** Per-task time limit in ms, when the submit gave one. */
   timeoutMs?: number;
+  /** How many times the task has been started (retries and idempotent restarts count). */
+  attempts?: number;
+  /** Why the previous attempt did not succeed, when the task was queued again. */
+  lastError?: TaskError;
 }
 
 /** What `wait()` and `result()` return once a task has ended. */

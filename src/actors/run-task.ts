@@ -7,7 +7,7 @@ import { fromPromise } from 'xstate';
 import { ErrorCode } from '../errors.js';
 import type { Device } from '../gpu/detect.js';
 import type { FinishFields, TaskStore } from '../store/task-store.js';
-import type { QueueEntry, TaskRecord } from '../task.js';
+import type { QueueEntry, TaskError, TaskRecord } from '../task.js';
 import type { Pools } from '../threads/pools.js';
 import type { WorkerReply } from '../threads/protocol.js';
 import type { VramLedger } from '../threads/vram-ledger.js';
@@ -24,6 +24,8 @@ export interface TaskRunDeps {
   finished(record: TaskRecord): void;
   /** Tracks an outcome being committed: close() and drain() wait for it. */
   recorded(committing: Promise<void>): void;
+  /** Whether a failed attempt is tried again (the scheduler requeues it after a backoff). */
+  retry(record: TaskRecord, error: TaskError): boolean;
   /** A store failure: the task cannot be recorded; the scheduler logs it. */
   broken(entry: QueueEntry, error: unknown): void;
 }
@@ -55,6 +57,7 @@ export async function executeTask(deps: TaskRunDeps, { entry, device }: RunTaskI
     }
     deps.started(record);
     outcome = control.reason ? stopped(control.reason, deps.timeoutMs(entry)) : await runInPool(deps, entry, device, record, control);
+    if (outcome.error && RETRYABLE.has(outcome.error.code) && deps.retry(record, outcome.error)) return;
   } finally {
     deps.controls.end(entry.id);
   }
@@ -84,6 +87,9 @@ async function runInPool(deps: TaskRunDeps, entry: QueueEntry, device: Device | 
   if (control.reason) return stopped(control.reason, deps.timeoutMs(entry));
   return reply.ok ? { status: 'succeeded', value: reply.value } : { status: 'failed', error: reply.error };
 }
+
+/** Failures worth another attempt: the handler's own error, or its thread dying. */
+const RETRYABLE = new Set<string>([ErrorCode.HANDLER_ERROR, ErrorCode.WORKER_CRASHED]);
 
 function stopped(reason: StopReason, timeoutMs: number): Outcome {
   return reason === 'timeout'

@@ -10,7 +10,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { open, type Database, type RootDatabase, type RootDatabaseOptionsWithPath } from 'lmdb';
 import { InvalidPayloadError, StoreError, TaskNotFoundError, expected } from '../errors.js';
-import { PRIORITY_RANK, isTerminal, type QueueEntry, type TaskRecord, type TaskStatus } from '../task.js';
+import { PRIORITY_RANK, isTerminal, type QueueEntry, type TaskError, type TaskRecord, type TaskStatus } from '../task.js';
+import { gbToMiB } from '../units.js';
 
 export interface TaskStoreOptions {
   /** Data directory; created with mode 0700 when missing. */
@@ -27,6 +28,14 @@ export interface FinishFields {
 /** `[type, priority rank, seq]`: array keys sort element by element, so one range read yields dispatch order. */
 type QueueKey = [string, number, number];
 const queueKey = (r: TaskRecord): QueueKey => [r.type, PRIORITY_RANK[r.priority], r.seq];
+
+/** The queue index value of a record (the index entry itself is dropped while a task runs). */
+function entryOf(r: TaskRecord): QueueEntry {
+  const entry: QueueEntry = { id: r.id, type: r.type, seq: r.seq, priority: r.priority, queuedAt: r.queuedAt, vramMiB: r.vramGb === undefined ? 0 : gbToMiB(r.vramGb) };
+  if (r.key !== undefined) entry.key = r.key;
+  if (r.timeoutMs !== undefined) entry.timeoutMs = r.timeoutMs;
+  return entry;
+}
 
 const INTERRUPTED = { code: 'INTERRUPTED', message: 'interrupted by restart: the process stopped while this task ran' };
 const RESTORE_FIX = 'it is corrupted or not a task store: move it aside to start empty, or restore it from a backup';
@@ -124,12 +133,26 @@ export class TaskStore {
     const current = this.get(id);
     if (current === undefined) return Promise.reject(new TaskNotFoundError(id));
     if (current.status !== 'queued') return Promise.reject(new StoreError(`Cannot start task ${JSON.stringify(id)}: it is ${current.status}, not queued`));
-    const next: TaskRecord = { ...current, status: 'running', startedAt: fields.startedAt };
+    const next: TaskRecord = { ...current, status: 'running', startedAt: fields.startedAt, attempts: (current.attempts ?? 0) + 1 };
     if (fields.device !== undefined) next.device = fields.device;
     const done = this.#tasks.put(id, next); // encodable: the same payload was stored by insert
     this.#queue.remove(queueKey(current));
     this.#running.put(id, true);
     return this.#settle(next, done);
+  }
+
+  /** running → queued again (a retry, or an idempotent task after a crash), at its original place in line: one transaction. */
+  requeue(id: string, fields: { lastError: TaskError }): Promise<QueueEntry> {
+    if (this.#closed) return this.#rejectClosed('requeue');
+    const current = this.get(id);
+    if (current === undefined) return Promise.reject(new TaskNotFoundError(id));
+    if (current.status !== 'running') return Promise.reject(new StoreError(`Cannot requeue task ${JSON.stringify(id)}: it is ${current.status}, not running`));
+    const next: TaskRecord = { ...current, status: 'queued', lastError: fields.lastError };
+    const entry = entryOf(next);
+    const done = this.#tasks.put(id, next);
+    this.#queue.put(queueKey(next), entry);
+    this.#running.remove(id);
+    return this.#settle(next, done).then(() => entry);
   }
 
   /** queued | running → terminal, dropping its index entry in the same transaction. Returns the updated record. */
@@ -164,14 +187,22 @@ export class TaskStore {
     return this.#pending.get(id) ?? this.#tasks.get(id);
   }
 
-  /** Startup recovery: running tasks become failed INTERRUPTED (one transaction, awaited); returns the queue in index order. */
-  async recover(now: number): Promise<{ queued: QueueEntry[]; interrupted: string[] }> {
+  /**
+   * Startup recovery: running tasks become failed INTERRUPTED, or queued again at their place
+   * in line where `requeue(record)` says so (idempotent types); one transaction, awaited.
+   * Returns the queue in index order.
+   */
+  async recover(now: number, requeue: (record: TaskRecord) => boolean = () => false): Promise<{ queued: QueueEntry[]; interrupted: string[] }> {
     if (this.#closed) return this.#rejectClosed('recover');
     const interrupted: string[] = [];
     let done: Promise<boolean> | undefined;
     for (const id of Array.from(this.#running.getKeys())) {
       const record = this.get(id);
-      if (record?.status === 'running') {
+      if (record?.status === 'running' && requeue(record)) {
+        const next: TaskRecord = { ...record, status: 'queued', lastError: { ...INTERRUPTED } };
+        done = this.#tasks.put(id, next);
+        this.#queue.put(queueKey(next), entryOf(next));
+      } else if (record?.status === 'running') {
         done = this.#tasks.put(id, { ...record, status: 'failed', error: { ...INTERRUPTED }, finishedAt: now });
         interrupted.push(id);
       }

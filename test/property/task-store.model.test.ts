@@ -60,7 +60,7 @@ class StartCommand implements fc.AsyncCommand<Model, Real> {
   async run(model: Model, real: Real): Promise<void> {
     const task = pick(model, 'queued', this.index)!;
     const startedAt = ++model.clock;
-    const expected: TaskRecord = { ...task, status: 'running', startedAt };
+    const expected: TaskRecord = { ...task, status: 'running', startedAt, attempts: (task.attempts ?? 0) + 1 };
     if (this.device !== undefined) expected.device = this.device;
     model.tasks.set(task.id, expected);
     const fields = this.device === undefined ? { startedAt } : { startedAt, device: this.device };
@@ -91,7 +91,7 @@ class PipelineCommand implements fc.AsyncCommand<Model, Real> {
     const task = pick(model, 'queued', this.index)!;
     const startedAt = ++model.clock;
     const finishedAt = ++model.clock;
-    const expected = finished({ ...task, status: 'running', startedAt }, this.outcome, finishedAt);
+    const expected = finished({ ...task, status: 'running', startedAt, attempts: (task.attempts ?? 0) + 1 }, this.outcome, finishedAt);
     model.tasks.set(task.id, expected);
     const [, done] = await Promise.all([
       real.store.markRunning(task.id, { startedAt }),

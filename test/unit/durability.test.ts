@@ -54,6 +54,15 @@ describe('durability across a crash (real child process, SIGKILL)', () => {
     expect(s.snapshot().devices[0]!.reservedGb).toBe(0);
   });
 
+  it('queues a task of an idempotent type again after a crash, instead of failing it', async () => {
+    const dataDir = tempDir();
+    const lines = await runAndKill(dataDir, 'mixed', (line) => line.ready === true);
+    const runningId = lines.find((l) => l.running)!.running as string;
+    const s = await start({ dataDir, devices: [{ id: 'gpu0', vramGb: 6 }], types: { ...types, slow: { ...types.slow, idempotent: true } } });
+    expect(await s.wait(runningId)).toMatchObject({ status: 'succeeded', value: { payload: { n: 1 } } });
+    expect(await s.get(runningId)).toMatchObject({ attempts: 2, lastError: { code: 'INTERRUPTED' } });
+  });
+
   it('never loses an acknowledged submit, whenever the process dies', async () => {
     const dataDir = tempDir();
     const lines = await runAndKill(dataDir, 'flood', (_line, all) => all.length >= 200);
