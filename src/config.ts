@@ -36,6 +36,8 @@ export interface ResolvedType {
   retryBackoffMs: number;
   /** Requeued, not failed, when the process stopped while it ran. */
   idempotent: boolean;
+  /** How long an idle batch keeps its model loaded and its lease; 0 = release at once. */
+  keepAliveMs: number;
 }
 
 /** The validated configuration everything past `createScheduler` trusts. */
@@ -64,7 +66,7 @@ export const MAX_CONCURRENCY = 256;
 export const DEFAULT_MAX_QUEUE_DEPTH = 500;
 
 const OPTION_KEYS = ['types', 'dataDir', 'devices', 'configFile', 'maxQueueDepth', 'logger', 'serviceName', 'freeLaneThreads', 'env', ...SCHEDULING_KEYS];
-const TYPE_KEYS = ['handler', 'vramGb', 'gpu', 'concurrency', 'timeoutMs', 'retries', 'retryBackoffMs', 'idempotent'];
+const TYPE_KEYS = ['handler', 'vramGb', 'gpu', 'concurrency', 'timeoutMs', 'retries', 'retryBackoffMs', 'idempotent', 'keepAliveMs'];
 const DEVICE_KEYS = ['id', 'vramGb'];
 const FILE_KEYS = ['vram_budgets', 'max_queue_depth'];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -173,6 +175,7 @@ function readTypes(value: unknown): TypeDraft[] {
       timeoutMs: readOptional(t.timeoutMs, 0, isPositiveInt, `${p}.timeoutMs`, 'a positive integer number of milliseconds'),
       retries: readOptional(t.retries, 0, (v): v is number => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= 100, `${p}.retries`, 'an integer from 0 to 100'),
       retryBackoffMs: readOptional(t.retryBackoffMs, 1000, (v): v is number => Number.isSafeInteger(v) && (v as number) >= 0, `${p}.retryBackoffMs`, 'an integer number of milliseconds >= 0'),
+      keepAliveMs: readOptional(t.keepAliveMs, 300_000, (v): v is number => Number.isSafeInteger(v) && (v as number) >= 0, `${p}.keepAliveMs`, 'an integer number of milliseconds >= 0 (0 releases at once)'),
       idempotent: readOptional(t.idempotent, false, (v): v is boolean => typeof v === 'boolean', `${p}.idempotent`, 'a boolean'),
       vramGb: t.vramGb,
     };

@@ -58,6 +58,13 @@ export interface TypeOptions {
    * @default false
    */
   idempotent?: boolean;
+  /**
+   * How long a batch whose queue is empty stays warm: its thread keeps the loaded model and
+   * its lease, so a new task of the type starts without `load()`. A type that needs the VRAM
+   * evicts idle warm batches, least recently used first. 0 releases at once.
+   * @default 300000 (5 minutes, like Ollama's keep_alive)
+   */
+  keepAliveMs?: number;
 }
 
 /** A simulated device: use instead of detecting real GPUs (tests, benches, shares of a card). */

@@ -128,6 +128,7 @@ export class Scheduler extends EventEmitter {
       ledger: this.ledger,
       runTask: createRunTask(run),
       unload: (type) => this.pools.unload(type),
+      wentWarm: () => queueMicrotask(() => this.checkIdle()), // once the batch's snapshot says warm
       othersWaitFor: (type, device) => {
         const capacity = this.ledger.capacity(device);
         for (const [waiting, needMiB] of this.waitingForVram) if (waiting !== type && needMiB <= capacity) return true;
@@ -416,7 +417,7 @@ export class Scheduler extends EventEmitter {
 
   private checkIdle(): void {
     const idle =
-      this.liveBatches === 0 &&
+      this.busyBatches() === 0 &&
       this.freeLane.inFlight === 0 &&
       this.committingOutcomes === 0 &&
       (this.retrying.size === 0 || this.closing !== undefined) &&
@@ -426,6 +427,14 @@ export class Scheduler extends EventEmitter {
     const waiters = this.drainWaiters;
     this.drainWaiters = [];
     for (const resolve of waiters) resolve();
+  }
+
+  /** Batches running or finishing tasks: warm ones hold a model but do no work. */
+  private busyBatches(): number {
+    if (this.liveBatches === 0) return 0;
+    let busy = 0;
+    for (const child of Object.values(this.supervisor.getSnapshot().children)) if (child?.getSnapshot().value !== 'warm') busy++;
+    return busy;
   }
 
   private read(id: string, call: string): TaskRecord {

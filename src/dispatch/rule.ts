@@ -5,7 +5,8 @@
  *
  * Types are ranked by: most urgent (aged) priority, then queue depth (deepest first: the
  * reference rule), then oldest head task. Each, in rank order, gets the device where its need
- * fits best (least free VRAM left over); a type that fits nowhere waits and lower-ranked
+ * fits best (least free VRAM left over), or else room made by evicting idle warm batches
+ * (least recently used first); a type that fits nowhere waits and lower-ranked
  * types may still start, unless the top-ranked type has waited past the starvation bound:
  * then it holds the line, and no lower-ranked type may take a device it could use.
  * With equal priorities and no aging this is the reference rule exactly.
@@ -31,8 +32,19 @@ export interface DeviceState {
   reservedMiB: number;
 }
 
+/** A batch whose queue is empty but whose model stays loaded, holding its lease. */
+export interface WarmBatch {
+  type: string;
+  device: number;
+  mib: number;
+  /** When it went warm: the least recently used is evicted first. */
+  idleSince: number;
+}
+
 export interface RuleInput {
   waiting: readonly WaitingType[];
+  /** Idle warm batches, which may be evicted for a type that does not fit otherwise. */
+  warm?: readonly WarmBatch[];
   /** Indexed by device number. */
   devices: readonly DeviceState[];
   /** The head-of-line hold starts once the top-ranked type has waited this long; 0 = never. */
@@ -54,16 +66,24 @@ export interface HoldDecision {
   devices: number[];
 }
 
-export type Decision = StartDecision | HoldDecision;
+/** End the warm batch of `type` (its model unloads, its lease returns) to make room for `for`. */
+export interface EvictDecision {
+  kind: 'evict';
+  type: string;
+  for: string;
+}
+
+export type Decision = StartDecision | HoldDecision | EvictDecision;
 
 /** Orders types for dispatch; exported for tests and the bench. */
 export function compareWaiting(a: WaitingType, b: WaitingType): number {
   return a.rank - b.rank || b.depth - a.depth || a.headSeq - b.headSeq;
 }
 
-export function decide({ waiting, devices, starvationMs = 0 }: RuleInput): Decision[] {
+export function decide({ waiting, warm = [], devices, starvationMs = 0 }: RuleInput): Decision[] {
   const free = devices.map((d) => d.capacityMiB - d.reservedMiB);
   const held = new Set<number>();
+  const evictable = [...warm].sort((a, b) => a.idleSince - b.idleSince);
   const decisions: Decision[] = [];
   const ranked = [...waiting].sort(compareWaiting);
   for (const [position, candidate] of ranked.entries()) {
@@ -71,6 +91,8 @@ export function decide({ waiting, devices, starvationMs = 0 }: RuleInput): Decis
     if (device !== -1) {
       free[device]! -= candidate.needMiB;
       decisions.push({ kind: 'start', type: candidate.type, device, mib: candidate.needMiB });
+    } else if (evictFor(candidate, free, held, evictable, decisions)) {
+      // Room is being made: it starts once the evicted leases are back; nothing lower takes it meanwhile.
     } else if (position === 0 && starvationMs > 0 && candidate.waitedMs >= starvationMs) {
       const couldHold = devices.flatMap((d, i) => (d.capacityMiB >= candidate.needMiB ? [i] : []));
       for (const i of couldHold) held.add(i);
@@ -78,6 +100,35 @@ export function decide({ waiting, devices, starvationMs = 0 }: RuleInput): Decis
     }
   }
   return decisions;
+}
+
+/**
+ * Evicts idle warm batches, least recently used first, on the device where that frees room for
+ * `candidate` with the fewest evictions. Marks the room taken in `free` and the evicted batches
+ * gone from `evictable`. False when no device can make room.
+ */
+function evictFor(candidate: WaitingType, free: number[], held: ReadonlySet<number>, evictable: WarmBatch[], decisions: Decision[]): boolean {
+  let best: { device: number; victims: WarmBatch[] } | undefined;
+  for (let device = 0; device < free.length; device++) {
+    if (held.has(device)) continue;
+    let room = free[device]!;
+    const victims: WarmBatch[] = [];
+    for (const batch of evictable) {
+      if (room >= candidate.needMiB) break;
+      if (batch.device !== device || batch.type === candidate.type) continue;
+      victims.push(batch);
+      room += batch.mib;
+    }
+    if (room >= candidate.needMiB && victims.length > 0 && (!best || victims.length < best.victims.length)) best = { device, victims };
+  }
+  if (!best) return false;
+  for (const victim of best.victims) {
+    evictable.splice(evictable.indexOf(victim), 1);
+    free[best.device]! += victim.mib;
+    decisions.push({ kind: 'evict', type: victim.type, for: candidate.type });
+  }
+  free[best.device]! -= candidate.needMiB;
+  return true;
 }
 
 /** The device whose free VRAM is the smallest that still holds `mib`; -1 when none does. */

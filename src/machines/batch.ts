@@ -4,7 +4,8 @@
  * from its type's queue (up to `concurrency` at a time) until the queue is empty, then
  * unloads the model and returns the lease.
  *
- *   running ──(queue empty, nothing in flight)──────────────────────▶ unloading ─▶ released
+ *   running ⇄ warm (queue empty: model loaded, lease held, for keepAliveMs) ──(expired, EVICT)─┐
+ *   running ──(queue empty, nothing in flight, keepAliveMs 0)───────────▶ unloading ─▶ released
  *      └──(STOP; the next task needs VRAM that is not free; quantum spent
  *          while another type waits for this device's VRAM)──▶ finishing ─┘
  *
@@ -25,6 +26,8 @@ export interface BatchDeps {
   unload(type: string): Promise<void>;
   /** Whether another type waits for VRAM that this batch's device could give it (for the quantum). */
   othersWaitFor(type: string, device: number): boolean;
+  /** The batch went warm: nothing of it runs now (drain() may be waiting for that). */
+  wentWarm(): void;
 }
 
 export interface BatchInput {
@@ -41,10 +44,12 @@ export interface BatchInput {
   startedAt: number;
   /** After this long, yield at a task boundary when another type waits for the VRAM; 0 = never. */
   quantumMs: number;
+  /** How long the batch stays warm (model loaded, lease held) once its queue is empty; 0 = end at once. */
+  keepAliveMs: number;
 }
 
 /** Why a batch ended: its queue ran dry, the next task needed VRAM it could not grow to, its quantum ran out while another type waited, or close() stopped it. */
-export type BatchEndReason = 'drained' | 'blocked' | 'yielded' | 'stopped';
+export type BatchEndReason = 'drained' | 'blocked' | 'yielded' | 'stopped' | 'idle' | 'evicted';
 
 export interface BatchContext extends BatchInput {
   inFlight: number;
@@ -52,6 +57,8 @@ export interface BatchContext extends BatchInput {
   started: number;
   /** Set once the batch takes no more tasks; it then finishes what is in flight. */
   ending: Exclude<BatchEndReason, 'drained'> | undefined;
+  /** Epoch ms it last went warm: eviction takes the least recently used first. */
+  idleSince: number;
 }
 
 /** The batch's output, in the `xstate.done.actor.*` event its parent receives once the lease is returned. */
@@ -62,7 +69,7 @@ export interface BatchOutput {
   reason: BatchEndReason;
 }
 
-export type BatchEvent = { type: 'TASKS_AVAILABLE' } | { type: 'STOP' } | DoneActorEvent;
+export type BatchEvent = { type: 'TASKS_AVAILABLE' } | { type: 'STOP' } | { type: 'EVICT' } | DoneActorEvent;
 
 export function createBatchMachine(deps: BatchDeps) {
   return setup({
@@ -111,14 +118,22 @@ export function createBatchMachine(deps: BatchDeps) {
       forgetTask: stopChild(({ event }) => (event as DoneActorEvent).actorId),
       releaseLease: ({ context }) => deps.ledger.release(context.lease),
       stopping: assign({ ending: 'stopped' as const }),
+      evicted: assign({ ending: 'evicted' as const }),
+      expired: assign({ ending: 'idle' as const }),
+      cooled: assign({ idleSince: () => Date.now() }),
+      reportWarm: () => deps.wentWarm(),
+    },
+    delays: {
+      keepAlive: ({ context }) => context.keepAliveMs,
     },
     guards: {
       idle: ({ context }) => context.inFlight === 0,
       ending: ({ context }) => context.ending !== undefined,
+      staysWarm: ({ context }) => context.inFlight === 0 && context.keepAliveMs > 0,
     },
   }).createMachine({
     id: 'batch',
-    context: ({ input }) => ({ ...input, inFlight: 0, started: 0, ending: undefined }),
+    context: ({ input }) => ({ ...input, inFlight: 0, started: 0, ending: undefined, idleSince: 0 }),
     initial: 'running',
     states: {
       running: {
@@ -130,8 +145,18 @@ export function createBatchMachine(deps: BatchDeps) {
         },
         always: [
           { guard: 'ending', target: 'finishing' },
+          { guard: 'staysWarm', target: 'warm' },
           { guard: 'idle', target: 'unloading' },
         ],
+      },
+      warm: {
+        entry: ['cooled', 'reportWarm'],
+        on: {
+          TASKS_AVAILABLE: 'running',
+          EVICT: { target: 'unloading', actions: 'evicted' },
+          STOP: { target: 'unloading', actions: 'stopping' },
+        },
+        after: { keepAlive: { target: 'unloading', actions: 'expired' } },
       },
       finishing: {
         on: { 'xstate.done.actor.*': { actions: ['forgetTask', 'taskDone'] } },

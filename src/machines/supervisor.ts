@@ -8,12 +8,12 @@
  */
 import { enqueueActions, setup, stopChild } from 'xstate';
 import type { ResolvedType } from '../config.js';
-import { decide, type WaitingType } from '../dispatch/rule.js';
+import { decide, type WaitingType, type WarmBatch } from '../dispatch/rule.js';
 import type { TaskQueues } from '../dispatch/queues.js';
 import type { Device } from '../gpu/detect.js';
 import type { Scheduling } from '../scheduling-options.js';
 import type { VramLedger } from '../threads/vram-ledger.js';
-import type { BatchMachine, BatchOutput } from './batch.js';
+import type { BatchContext, BatchMachine, BatchOutput } from './batch.js';
 
 export interface SupervisorDeps {
   queues: TaskQueues;
@@ -52,9 +52,14 @@ export function createSupervisor(deps: SupervisorDeps) {
     actors: { batch: deps.batch },
     actions: {
       /** Step 1: wake the batches whose type has new tasks. Steps 2–3: start batches where VRAM fits. */
-      dispatch: enqueueActions(({ context, enqueue }) => {
+      dispatch: enqueueActions(({ context, enqueue, self }) => {
         const now = Date.now();
         const waiting: WaitingType[] = [];
+        const warm: WarmBatch[] = [];
+        for (const [type, id] of Object.entries(context.batches)) {
+          const batch = self.getSnapshot().children[id]?.getSnapshot() as { value: unknown; context: BatchContext } | undefined;
+          if (batch?.value === 'warm') warm.push({ type, device: batch.context.device.index, mib: batch.context.leaseMiB, idleSince: batch.context.idleSince });
+        }
         for (const type of deps.queues.waitingTypes()) {
           if (!deps.types.get(type)?.gpu) continue; // the free lane does not wait for VRAM
           const batchId = context.batches[type];
@@ -81,7 +86,8 @@ export function createSupervisor(deps: SupervisorDeps) {
         let started = context.started;
         const batches = { ...context.batches };
         const starting = new Set<string>();
-        for (const decision of decide({ waiting, devices, starvationMs: deps.scheduling.starvationMs })) {
+        for (const decision of decide({ waiting, warm, devices, starvationMs: deps.scheduling.starvationMs })) {
+          if (decision.kind === 'evict') enqueue.sendTo(context.batches[decision.type]!, { type: 'EVICT' });
           if (decision.kind !== 'start') continue;
           const lease = deps.ledger.tryReserve(decision.device, decision.mib, batchLeaseTag(started + 1));
           if (lease === -1) continue; // a task grew its VRAM meanwhile: the next wake retries
@@ -101,6 +107,7 @@ export function createSupervisor(deps: SupervisorDeps) {
               concurrency: type.concurrency,
               startedAt: now,
               quantumMs: deps.scheduling.quantumMs,
+              keepAliveMs: type.keepAliveMs,
             },
           });
           enqueue(() => deps.batchStarted(type.name, device, decision.mib));

@@ -22,8 +22,14 @@ export function capturingLogger(level = 'warn'): { logger: Logger; lines: Record
 /** Schedulers made by `start()` are closed after each test by `closeAll()`. */
 const open: Scheduler[] = [];
 
+/**
+ * A scheduler on a fresh data directory with a silent logger and one 24 GB device. Types end
+ * their batches as soon as their queue is empty (`keepAliveMs: 0`) unless a test says otherwise,
+ * so most tests see leases return at drain; the warm-batch tests set it.
+ */
 export async function start(options: Partial<SchedulerOptions> & Pick<SchedulerOptions, 'types'>): Promise<Scheduler> {
-  const scheduler = await createScheduler({ dataDir: tempDir(), devices: [{ id: 'gpu0', vramGb: 24 }], logger: silent, ...options });
+  const types = Object.fromEntries(Object.entries(options.types).map(([name, type]) => [name, { keepAliveMs: 0, ...type }]));
+  const scheduler = await createScheduler({ dataDir: tempDir(), devices: [{ id: 'gpu0', vramGb: 24 }], logger: silent, ...options, types });
   open.push(scheduler);
   return scheduler;
 }
