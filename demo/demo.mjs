@@ -147,6 +147,8 @@ const wallMs = now();
 // ---- summary ----------------------------------------------------------------------------------
 const results = await Promise.all(ids.map((id) => scheduler.result(id)));
 for (const r of results) if (r.status === 'succeeded' && batchOfTask.has(r.id)) batchOfTask.get(r.id).loads.add(r.value.loadId);
+// Batches whose queue ran dry stay warm (model loaded, lease held) for keepAliveMs; close() ends them.
+await scheduler.close();
 
 console.log('\nBatches (a batch loads its model once, however many tasks it runs)');
 table(
@@ -180,7 +182,6 @@ table(
 
 if (refused.size > 0) console.log(`\nRefused at submit (nothing stored): ${[...refused].map(([key, n]) => `${key} ×${n}`).join(', ')}`);
 console.log(`\nWall time: ${Math.round(wallMs)} ms for ${results.length} tasks (${results.filter((r) => r.status === 'succeeded').length} succeeded)`);
-await scheduler.close();
 process.exitCode = overCapacity ? 1 : 0;
 
 // ---- helpers ------------------------------------------------------------------------------------
