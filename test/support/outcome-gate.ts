@@ -8,6 +8,8 @@ export interface GateStart {
   type: string;
   device: string | null;
   thread: number;
+  /** Whether ctx.vram.grow(payload.growGb) succeeded; undefined when the payload asked for none. */
+  grew?: boolean;
 }
 
 export class OutcomeGate {
