@@ -128,7 +128,10 @@ export class Scheduler extends EventEmitter {
       ledger: this.ledger,
       runTask: createRunTask(run),
       unload: (type) => this.pools.unload(type),
-      wentWarm: () => queueMicrotask(() => this.checkIdle()), // once the batch's snapshot says warm
+      wentWarm: () => {
+        queueMicrotask(() => this.checkIdle()); // once the batch's snapshot says warm
+        this.wake(); // a type waiting for VRAM may now evict it
+      },
       othersWaitFor: (type, device) => {
         const capacity = this.ledger.capacity(device);
         for (const [waiting, needMiB] of this.waitingForVram) if (waiting !== type && needMiB <= capacity) return true;
@@ -433,7 +436,11 @@ export class Scheduler extends EventEmitter {
   private busyBatches(): number {
     if (this.liveBatches === 0) return 0;
     let busy = 0;
-    for (const child of Object.values(this.supervisor.getSnapshot().children)) if (child?.getSnapshot().value !== 'warm') busy++;
+    for (const child of Object.values(this.supervisor.getSnapshot().children)) {
+      const batch = child?.getSnapshot();
+      // An ended batch stays among the children until the supervisor's transition completes.
+      if (batch?.status === 'active' && batch.value !== 'warm') busy++;
+    }
     return busy;
   }
 

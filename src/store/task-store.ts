@@ -261,10 +261,26 @@ function describe(cause: unknown): string {
   return cause instanceof Error ? cause.message : String(cause);
 }
 
+/**
+ * mkdir -p one level at a time: Node's recursive mkdir spins forever where a filesystem answers
+ * ENOENT under an existing parent (procfs). Returns whether the last level was created.
+ */
+function mkdirEach(dir: string): boolean {
+  const parent = path.dirname(dir);
+  if (parent !== dir && !fs.existsSync(parent)) mkdirEach(parent);
+  try {
+    fs.mkdirSync(dir, { mode: 0o700 });
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST' && fs.statSync(dir).isDirectory()) return false;
+    throw error;
+  }
+}
+
 /** Creates the directory (0700 whatever the umask), checks it is a writable directory, returns its real path. */
 function prepareDirectory(dir: string): string {
   try {
-    if (fs.mkdirSync(dir, { recursive: true, mode: 0o700 }) !== undefined) fs.chmodSync(dir, 0o700);
+    if (mkdirEach(dir)) fs.chmodSync(dir, 0o700);
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
     const problem = code === 'EEXIST' || code === 'ENOTDIR' ? 'the path (or a parent) is a file, not a directory' : `it cannot be created (${describe(cause)})`;

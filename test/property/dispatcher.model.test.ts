@@ -16,11 +16,15 @@
  *      it; none starts twice; results survive a restart (close + reopen on the same dataDir)
  *   5. no deadlock: once settled, no type without a batch fits in the free VRAM (else the
  *      settle watchdog fails with "no progress")
- *   6. leases return: idle ⇒ reserved 0 and no batch, also after crashes, cancels and timeouts
+ *   6. leases return: idle ⇒ reserved 0 and no batch (with keepAlive: only warm batches, holding their
+ *      leases, and 0 after close()), also after crashes, cancels and timeouts; a waiting type that
+ *      would fit once warm batches are evicted must start (no warm batch blocks anyone)
  *   7/8. refused submits (BUDGET_EXCEEDS_DEVICES, QUEUE_FULL) write nothing
  *   and the dispatch rule: every set of batches started in one dispatch is what the reference
  *   rule (most urgent priority, then deepest queue, then oldest head; best-fit device) picks from
  *   the types waiting at that moment, so with equal priorities the deepest fitting queue wins.
+ *   (Where a warm batch may be evicted, least recently used first, the model cannot see that order:
+ *   there it checks only that each start was a waiting type under the lease its head needs.)
  */
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
@@ -51,7 +55,12 @@ interface World {
   devices: { id: string; vramGb: number }[];
   types: { name: string; vramGb: number }[];
   maxQueueDepth: number;
+  /** Batches stay warm (model loaded, lease held) once their queue is empty, for longer than any run. */
+  keepAlive: boolean;
 }
+
+/** keepAliveMs of every type in a keepAlive world: no batch expires while the test runs. */
+const KEEP_ALIVE_MS = 600_000;
 
 interface ModelTask {
   id: string;
@@ -129,6 +138,13 @@ class Model {
       .sort((a, b) => RANK[a.priority] - RANK[b.priority] || a.ack - b.ack);
   }
 
+  /** Whether a live batch may be warm now: keepAlive, and no task of its type is held running by the test. */
+  mayHoldWarm(): boolean {
+    if (!this.world.keepAlive) return false;
+    const busy = new Set(this.inStatus('running').map((t) => t.type));
+    return [...this.batches.keys()].some((type) => !busy.has(type));
+  }
+
   /** Types with queued tasks and no batch, as the dispatch rule sees them. */
   waiting(): WaitingType[] {
     const waiting: WaitingType[] = [];
@@ -179,7 +195,7 @@ function options(world: World, dataDir: string): SchedulerOptions {
     starvationMs: 0,
     quantumMs: 0,
     cancelGraceMs: CANCEL_GRACE_MS,
-    types: Object.fromEntries(world.types.map((t) => [t.name, { handler, vramGb: t.vramGb, keepAliveMs: 0 }])),
+    types: Object.fromEntries(world.types.map((t) => [t.name, { handler, vramGb: t.vramGb, keepAliveMs: world.keepAlive ? KEEP_ALIVE_MS : 0 }])),
   };
 }
 
@@ -189,7 +205,7 @@ const describeStart = (s: Start) => `${s.type}@${s.device}:${s.mib}`;
 function observe(model: Model, real: Real): void {
   const s = real.scheduler;
   const deviceIds = model.world.devices.map((d) => d.id);
-  let round: { reservedMiB: number[]; waiting: WaitingType[]; depths: Record<string, number>; starts: Start[] } | undefined;
+  let round: { reservedMiB: number[]; waiting: WaitingType[]; depths: Record<string, number>; starts: Start[]; mayEvict: boolean } | undefined;
 
   const checkCapacity = (when: string): void => {
     for (const d of s.snapshot().devices) {
@@ -206,6 +222,15 @@ function observe(model: Model, real: Real): void {
       if (r.starts.some((s) => s.type === w.type)) continue;
       if (r.depths[w.type] !== w.depth) model.violation(`queue of ${w.type} holds ${r.depths[w.type]} tasks, the model ${w.depth}`);
     }
+    if (r.mayEvict) {
+      // A warm batch may be evicted in this dispatch, in an order (least recently used) the model does not see:
+      // check only that every start was a waiting type, under a lease of its head's need.
+      for (const start of r.starts) {
+        const w = r.waiting.find((x) => x.type === start.type);
+        if (w?.needMiB !== start.mib) model.violation(`dispatch started ${describeStart(start)}, which was not waiting for ${start.mib} MiB (waiting ${JSON.stringify(r.waiting)})`);
+      }
+      return;
+    }
     const expected = referenceRound(r.waiting, free, deviceIds);
     if (JSON.stringify(expected) !== JSON.stringify(r.starts)) {
       model.violation(
@@ -218,7 +243,7 @@ function observe(model: Model, real: Real): void {
   const batchStarted = (start: Start, depths: () => Record<string, number>): void => {
     if (!round) {
       const snapshot = s.snapshot(); // the ledger already holds every lease of this dispatch; only the started types have taken tasks
-      const current = { reservedMiB: snapshot.devices.map((d) => mib(d.reservedGb)), waiting: model.waiting(), depths: depths(), starts: [] as Start[] };
+      const current = { reservedMiB: snapshot.devices.map((d) => mib(d.reservedGb)), waiting: model.waiting(), depths: depths(), starts: [] as Start[], mayEvict: model.mayHoldWarm() };
       round = current;
       queueMicrotask(() => {
         round = undefined;
@@ -277,6 +302,8 @@ function observe(model: Model, real: Real): void {
   });
   s.on('batch:ended', (e) => {
     if (model.batches.get(e.type)?.device !== e.device) model.violation(`batch:ended ${e.type}@${e.device} that the model does not know`);
+    if (e.reason === 'idle') model.violation(`batch ${e.type} expired, but keepAliveMs outlasts the test`);
+    if (e.reason === 'evicted' && model.queue(e.type).length > 0) model.violation(`batch ${e.type} was evicted while tasks of its type were queued`);
     model.batches.delete(e.type);
     if (model.inStatus('running').some((t) => t.type === e.type)) model.violation(`batch ${e.type} ended with a task of it still running`);
     checkCapacity(`batch:ended ${e.type}`);
@@ -314,8 +341,11 @@ function observe(model: Model, real: Real): void {
 function unsettled(model: Model, snapshot: SchedulerSnapshot): string | undefined {
   const ending = model.inStatus('ending');
   if (ending.length > 0) return `waiting for ${ending.map((t) => t.tag).join(', ')} to end`;
-  for (const b of snapshot.batches) if (b.state !== 'running') return `batch ${b.type} is ${b.state}`;
   const running = model.inStatus('running');
+  for (const b of snapshot.batches) {
+    const idle = model.queue(b.type).length === 0 && !running.some((t) => t.type === b.type);
+    if (b.state !== 'running' && !(b.state === 'warm' && idle)) return `batch ${b.type} is ${b.state}`;
+  }
   for (const b of snapshot.batches) {
     const reported = running.filter((t) => t.type === b.type).length;
     if (b.running !== reported) return `batch ${b.type} has ${b.running} in flight, ${reported} reported started`;
@@ -323,10 +353,13 @@ function unsettled(model: Model, snapshot: SchedulerSnapshot): string | undefine
   for (const { name } of model.world.types) {
     if (snapshot.queues[name] !== model.queue(name).length) return `queue ${name} holds ${snapshot.queues[name]}, the model ${model.queue(name).length}`;
   }
+  // Free VRAM, and what evicting every warm batch on the device would add: a waiting type that fits either way must start.
   const free = snapshot.devices.map((d) => mib(d.vramGb) - mib(d.reservedGb));
+  const evictable = snapshot.devices.map((d) => snapshot.batches.filter((b) => b.state === 'warm' && b.device === d.id).reduce((sum, b) => sum + mib(b.vramGb), 0));
   for (const w of model.waiting()) {
     if (snapshot.batches.some((b) => b.type === w.type)) continue;
     if (free.some((f) => f >= w.needMiB)) return `${w.type} (head needs ${w.needMiB} MiB) fits in ${JSON.stringify(free)} MiB but has not started`;
+    if (free.some((f, d) => f + evictable[d]! >= w.needMiB)) return `${w.type} (head needs ${w.needMiB} MiB) fits once warm batches are evicted, but has not started`;
   }
   return undefined;
 }
@@ -369,8 +402,13 @@ function checkSettled(model: Model, snapshot: SchedulerSnapshot, after: string):
     expect(mib(batch!.vramGb), `${task.tag} is covered by its batch lease`).toBeGreaterThanOrEqual(task.needMiB);
   }
   if (running.length === 0 && model.inStatus('queued').length === 0) {
-    expect(snapshot.batches, `idle after ${after}: no batch`).toEqual([]);
-    for (const d of snapshot.devices) expect(d.reservedGb, `idle after ${after}: ${d.id} holds nothing`).toBe(0);
+    if (model.world.keepAlive) {
+      // Idle with warm models: only warm batches hold VRAM (their leases, checked above).
+      expect(snapshot.batches.filter((b) => b.state !== 'warm'), `idle after ${after}: every batch is warm`).toEqual([]);
+    } else {
+      expect(snapshot.batches, `idle after ${after}: no batch`).toEqual([]);
+      for (const d of snapshot.devices) expect(d.reservedGb, `idle after ${after}: ${d.id} holds nothing`).toBe(0);
+    }
   }
 }
 
@@ -492,6 +530,7 @@ const worldArb: fc.Arbitrary<World> = fc.record({
   devices: fc.oneof({ arbitrary: fc.tuple(fc.constantFrom(8, 12, 16, 24)), weight: 2 }, { arbitrary: fc.tuple(fc.constantFrom(8, 12, 16, 24), fc.constantFrom(8, 12, 16, 24)), weight: 1 }).map((sizes) => sizes.map((vramGb, i) => ({ id: `gpu${i}`, vramGb }))),
   types: fc.oneof({ arbitrary: fc.array(fc.constantFrom(3, 5, 6, 8), { minLength: 3, maxLength: 3 }), weight: 2 }, { arbitrary: fc.array(fc.constantFrom(3, 5, 6, 8), { minLength: 2, maxLength: 2 }), weight: 1 }).map((budgets) => budgets.map((vramGb, i) => ({ name: `llm-${'abc'[i]}`, vramGb }))),
   maxQueueDepth: fc.constantFrom(2, 100),
+  keepAlive: fc.boolean(),
 });
 
 const submitArb = fc
@@ -547,7 +586,10 @@ it('the real scheduler keeps every promise under any sequence of submit / finish
           const { status, code } = EXPECTED_END[task.outcome!];
           expect({ status: result?.status, code: result?.error?.code }, `${task.tag}'s stored result`).toEqual({ status, code });
         }
-        for (const d of real.scheduler.snapshot().devices) expect(d.reservedGb, `drained: ${d.id} holds nothing`).toBe(0);
+        // Warm batches keep their leases after drain(); close() returns every one.
+        await real.scheduler.close();
+        for (const d of real.scheduler.snapshot().devices) expect(d.reservedGb, `closed: ${d.id} holds nothing`).toBe(0);
+        expect([...model.violations], 'during the final close').toEqual([]);
       } finally {
         model.stopped = true;
         real.gate.autoRelease('succeed');

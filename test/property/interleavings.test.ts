@@ -12,9 +12,10 @@
  *
  * Whatever the order: every acknowledged task ends exactly once, as the test ended it (or
  * cancelled, if a cancel() that raced it answered true; a task that never started only by
- * cancel()); cancel() answering false means the task had ended; no task starts twice; a submit is either acknowledged or refused with SCHEDULER_CLOSED after close();
- * every drain() resolves with no batch and nothing reserved; queued work left by close() runs
- * after a reopen.
+ * cancel()); cancel() answering false means the task had ended; no task starts twice; a submit
+ * is either acknowledged or refused with SCHEDULER_CLOSED after close(); every drain() resolves
+ * with no busy batch and nothing reserved but warm batches' leases (when types keep their models
+ * warm); close() returns every lease; queued work left by close() runs after a reopen.
  */
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
@@ -41,6 +42,8 @@ interface Plan {
   tasks: { type: number; outcome: Outcome; cancel: boolean }[];
   drains: number;
   close: boolean;
+  /** Batches stay warm (model and lease kept) once their queue is empty. */
+  keepAlive: boolean;
 }
 
 const planArb: fc.Arbitrary<Plan> = fc.record({
@@ -52,6 +55,7 @@ const planArb: fc.Arbitrary<Plan> = fc.record({
   ),
   drains: fc.integer({ min: 1, max: 2 }),
   close: fc.boolean(),
+  keepAlive: fc.boolean(),
 });
 
 /** What the scheduler does on its own, each completion delivered in an order fast-check picks. */
@@ -99,7 +103,7 @@ function options(plan: Plan, dataDir: string): SchedulerOptions {
     dataDir,
     logger: silent,
     devices: plan.devices.map((vramGb, i) => ({ id: `gpu${i}`, vramGb })),
-    types: Object.fromEntries(plan.types.map((vramGb, i) => [`t${i}`, { handler, vramGb, keepAliveMs: 0 }])),
+    types: Object.fromEntries(plan.types.map((vramGb, i) => [`t${i}`, { handler, vramGb, keepAliveMs: plan.keepAlive ? 600_000 : 0 }])),
   };
 }
 
@@ -181,8 +185,13 @@ it('any order of submits, completions, cancels, drains and close: every acknowle
       const drain = (sched: Scheduler, label: string) => async () => {
         await sched.drain();
         const snapshot = sched.snapshot();
-        if (snapshot.batches.length > 0) violations.push(`${label} resolved with batches ${JSON.stringify(snapshot.batches)}`);
-        for (const d of snapshot.devices) if (d.reservedGb !== 0) violations.push(`${label} resolved with ${d.reservedGb} GB reserved on ${d.id}`);
+        // Only warm batches (keepAlive) may outlive drain(), and only they may hold VRAM then.
+        const busy = snapshot.batches.filter((b) => !(plan.keepAlive && b.state === 'warm'));
+        if (busy.length > 0) violations.push(`${label} resolved with batches ${JSON.stringify(busy)}`);
+        for (const d of snapshot.devices) {
+          const warm = snapshot.batches.filter((b) => b.device === d.id && b.state === 'warm').reduce((sum, b) => sum + b.vramGb, 0);
+          if (busy.length === 0 && d.reservedGb !== warm) violations.push(`${label} resolved with ${d.reservedGb} GB reserved on ${d.id}, warm batches hold ${warm}`);
+        }
         if (!closeCalled && Object.values(snapshot.queues).some((n) => n > 0)) violations.push(`${label} resolved with queued tasks ${JSON.stringify(snapshot.queues)}`);
       };
 
@@ -245,9 +254,11 @@ it('any order of submits, completions, cancels, drains and close: every acknowle
           await runUntil(() => pendingActions === 0 && acked().every((t) => endsOf(t) > 0), 'the reopened scheduler to finish');
         }
 
-        // Every task has ended: one more drain() must resolve, and with nothing reserved.
+        // Every task has ended: one more drain() must resolve with nothing busy, and close() returns every lease.
         act('final drain', drain(last, 'final drain'));
         await runUntil(() => pendingActions === 0, 'the final drain()');
+        act('final close', () => last.close());
+        await runUntil(() => pendingActions === 0, 'the final close()');
 
         expect(violations).toEqual([]);
         for (const task of tasks) {
@@ -265,7 +276,7 @@ it('any order of submits, completions, cancels, drains and close: every acknowle
           }
         }
         expect([...ends.keys()].every((id) => tasks.some((t) => t.id === id)), 'no terminal event for a task nobody acknowledged').toBe(true);
-        for (const d of last.snapshot().devices) expect(d.reservedGb, `${d.id} holds nothing at the end`).toBe(0);
+        for (const d of last.snapshot().devices) expect(d.reservedGb, `${d.id} holds nothing once closed`).toBe(0);
       } finally {
         gate.autoRelease('succeed');
         for (const t of tasks) if (t.starts > 0 && (t.id === undefined || endsOf(t) === 0)) gate.release(t.tag, 'succeed');

@@ -13,7 +13,8 @@
 //   wrong       a terminal state the round cannot explain (failed, but neither INTERRUPTED nor
 //               a planned HANDLER_ERROR)
 //   leftover    records still queued or running after the final drain
-//   leakedMiB   VRAM still reserved once the final scheduler is idle
+//   leakedMiB   VRAM reserved, once the final scheduler is idle, beyond the leases of its warm
+//               batches (models kept loaded for keepAliveMs), plus any still reserved after close()
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -113,9 +114,17 @@ export async function runRound({ seed, round }) {
     scheduler.on('task:succeeded', ended);
     scheduler.on('task:failed', ended);
     // drain() resolves once nothing is queued or running: every task must have a terminal result by then.
+    // Idle, only warm batches (models kept loaded, keepAliveMs) may hold VRAM, and close() returns that too.
     await scheduler.drain();
-    const leakedMiB = scheduler.snapshot().devices.reduce((sum, d) => sum + Math.round(d.reservedGb * 1024), 0);
-    if (leakedMiB > 0) problems.push(`${leakedMiB} MiB still reserved once idle`);
+    const idle = scheduler.snapshot();
+    const busy = idle.batches.filter((b) => b.state !== 'warm');
+    if (busy.length > 0) problems.push(`batches still busy after drain(): ${JSON.stringify(busy)}`);
+    const mibOf = (gb) => Math.round(gb * 1024);
+    let leakedMiB = 0;
+    for (const d of idle.devices) {
+      const warm = idle.batches.filter((b) => b.device === d.id && b.state === 'warm').reduce((sum, b) => sum + mibOf(b.vramGb), 0);
+      leakedMiB += Math.max(0, mibOf(d.reservedGb) - warm);
+    }
     let lost = 0;
     const results = [];
     for (const id of acked.keys()) {
@@ -127,6 +136,8 @@ export async function runRound({ seed, round }) {
       } else results.push(result);
     }
     await scheduler.close();
+    leakedMiB += scheduler.snapshot().devices.reduce((sum, d) => sum + mibOf(d.reservedGb), 0);
+    if (leakedMiB > 0) problems.push(`${leakedMiB} MiB reserved beyond the warm batches' leases once idle, or after close()`);
 
     let corrupted = 0;
     let wrong = 0;

@@ -249,6 +249,10 @@ describe('TaskStore', () => {
     }
   });
 
+  it('refuses, without hanging, a directory under procfs (where recursive mkdir spins forever)', () => {
+    expectStoreError(() => TaskStore.open({ dir: '/proc/vram-scheduler-test/data' }), '/proc/vram-scheduler-test/data');
+  });
+
   it('rejects a missing dir option as invalid options', () => {
     expect(() => TaskStore.open({ dir: '' })).toThrow(expect.objectContaining({ code: 'INVALID_OPTIONS' }));
   });
