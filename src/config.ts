@@ -38,6 +38,8 @@ export interface ResolvedType {
   idempotent: boolean;
   /** How long an idle batch keeps its model loaded and its lease; 0 = release at once. */
   keepAliveMs: number;
+  /** KV-cache VRAM per 1000 tokens, in GB: a submit's `estimatedTokens` adds to its need. */
+  kvGbPer1kTokens: number;
 }
 
 /** The validated configuration everything past `createScheduler` trusts. */
@@ -66,7 +68,7 @@ export const MAX_CONCURRENCY = 256;
 export const DEFAULT_MAX_QUEUE_DEPTH = 500;
 
 const OPTION_KEYS = ['types', 'dataDir', 'devices', 'configFile', 'maxQueueDepth', 'logger', 'serviceName', 'freeLaneThreads', 'env', ...SCHEDULING_KEYS];
-const TYPE_KEYS = ['handler', 'vramGb', 'gpu', 'concurrency', 'timeoutMs', 'retries', 'retryBackoffMs', 'idempotent', 'keepAliveMs'];
+const TYPE_KEYS = ['handler', 'vramGb', 'gpu', 'concurrency', 'timeoutMs', 'retries', 'retryBackoffMs', 'idempotent', 'keepAliveMs', 'kvGbPer1kTokens'];
 const DEVICE_KEYS = ['id', 'vramGb'];
 const FILE_KEYS = ['vram_budgets', 'max_queue_depth'];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -176,6 +178,7 @@ function readTypes(value: unknown): TypeDraft[] {
       retries: readOptional(t.retries, 0, (v): v is number => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= 100, `${p}.retries`, 'an integer from 0 to 100'),
       retryBackoffMs: readOptional(t.retryBackoffMs, 1000, (v): v is number => Number.isSafeInteger(v) && (v as number) >= 0, `${p}.retryBackoffMs`, 'an integer number of milliseconds >= 0'),
       keepAliveMs: readOptional(t.keepAliveMs, 300_000, (v): v is number => Number.isSafeInteger(v) && (v as number) >= 0, `${p}.keepAliveMs`, 'an integer number of milliseconds >= 0 (0 releases at once)'),
+      kvGbPer1kTokens: readOptional(t.kvGbPer1kTokens, 0, (v): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= MAX_GB, `${p}.kvGbPer1kTokens`, 'a finite number of GB >= 0'),
       idempotent: readOptional(t.idempotent, false, (v): v is boolean => typeof v === 'boolean', `${p}.idempotent`, 'a boolean'),
       vramGb: t.vramGb,
     };

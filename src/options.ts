@@ -65,6 +65,13 @@ export interface TypeOptions {
    * @default 300000 (5 minutes, like Ollama's keep_alive)
    */
   keepAliveMs?: number;
+  /**
+   * The KV cache's VRAM per 1000 tokens, in GB. A submit that passes `estimatedTokens` then
+   * needs `vramGb + estimatedTokens / 1000 × kvGbPer1kTokens`: for fit, for its batch's lease,
+   * and for refusing what no device holds.
+   * @default 0
+   */
+  kvGbPer1kTokens?: number;
 }
 
 /** A simulated device: use instead of detecting real GPUs (tests, benches, shares of a card). */

@@ -13,6 +13,8 @@ export interface SubmitOptions {
   key?: string;
   /** Time limit in ms from the task's start, overriding its type's `timeoutMs`. */
   timeoutMs?: number;
+  /** Tokens the task is expected to process: adds `estimatedTokens / 1000 × kvGbPer1kTokens` GB (its type's) to its VRAM need. */
+  estimatedTokens?: number;
   /** Aborting it cancels the task (as `cancel(id)` does); an already aborted signal refuses the submit with its reason. */
   signal?: AbortSignal;
 }
@@ -28,10 +30,10 @@ function validateSubmitOptions(options: unknown): SubmitOptions {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw expected('options', 'an object', options);
   }
-  const { priority, vramGb, key, timeoutMs, signal, ...rest } = options as Record<string, unknown>;
+  const { priority, vramGb, key, timeoutMs, signal, estimatedTokens, ...rest } = options as Record<string, unknown>;
   const unknown = Object.keys(rest);
   if (unknown.length > 0) {
-    throw expected(`options.${unknown[0]}`, 'absent (valid submit options: priority, vramGb, key, timeoutMs, signal)', rest[unknown[0]!]);
+    throw expected(`options.${unknown[0]}`, 'absent (valid submit options: priority, vramGb, key, timeoutMs, signal, estimatedTokens)', rest[unknown[0]!]);
   }
   if (priority !== undefined && !PRIORITIES.includes(priority as Priority)) {
     throw expected('options.priority', `one of ${PRIORITIES.map((p) => `'${p}'`).join(', ')}`, priority);
@@ -45,6 +47,9 @@ function validateSubmitOptions(options: unknown): SubmitOptions {
   if (timeoutMs !== undefined && !(Number.isSafeInteger(timeoutMs) && (timeoutMs as number) > 0)) {
     throw expected('options.timeoutMs', 'a positive integer number of milliseconds', timeoutMs);
   }
+  if (estimatedTokens !== undefined && !(Number.isSafeInteger(estimatedTokens) && (estimatedTokens as number) > 0)) {
+    throw expected('options.estimatedTokens', 'a positive integer', estimatedTokens);
+  }
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw expected('options.signal', 'an AbortSignal', signal);
   return {
     priority: priority as Priority | undefined,
@@ -52,13 +57,15 @@ function validateSubmitOptions(options: unknown): SubmitOptions {
     key: key as string | undefined,
     timeoutMs: timeoutMs as number | undefined,
     signal: signal as AbortSignal | undefined,
+    estimatedTokens: estimatedTokens as number | undefined,
   };
 }
 
 export interface CheckedSubmit {
   priority: Priority;
+  /** This task's own need in GB (an override, or its budget plus its KV cache), when it has one. */
   vramGb: number | undefined;
-  /** The per-task override in MiB; 0 = the type's budget. */
+  /** The per-task need in MiB; 0 = the type's budget. */
   vramMiB: number;
   key: string | undefined;
   timeoutMs: number | undefined;
@@ -75,13 +82,15 @@ export function checkSubmit(
 ): CheckedSubmit {
   const taskType = types.get(type);
   if (!taskType) throw new UnknownTypeError(type, [...types.keys()]);
-  const { priority = 'normal', vramGb, key, timeoutMs, signal } = validateSubmitOptions(options);
+  const { priority = 'normal', vramGb: override, key, timeoutMs, signal, estimatedTokens } = validateSubmitOptions(options);
   signal?.throwIfAborted();
   try {
     structuredClone(payload);
   } catch (error) {
     throw new InvalidPayloadError(type, error);
   }
+  const kvGb = taskType.gpu && estimatedTokens !== undefined ? (estimatedTokens / 1000) * taskType.kvGbPer1kTokens : 0;
+  const vramGb = kvGb > 0 ? (override ?? (taskType.budgetGb ?? 0)) + kvGb : override;
   const vramMiB = vramGb === undefined ? 0 : gbToMiB(vramGb);
   const needMiB = taskType.gpu ? Math.max(taskType.vramMiB, vramMiB) : 0;
   if (needMiB > largestDeviceMiB) throw new BudgetExceedsDevicesError(type, mibToGb(needMiB), mibToGb(largestDeviceMiB));

@@ -71,3 +71,16 @@ describe('recovery', () => {
     await second.drain();
   });
 });
+
+describe('budgets from the token estimate', () => {
+  it('adds estimatedTokens / 1000 × kvGbPer1kTokens to the need: for the lease and for refusal', async () => {
+    const s = await start({ types: { chat: { ...echo, vramGb: 2, kvGbPer1kTokens: 0.5 } } });
+    const leases: number[] = [];
+    s.on('batch:started', (e) => leases.push(e.vramGb));
+    await s.run('chat', {}, { estimatedTokens: 8000 });
+    await s.run('chat', {});
+    expect(leases).toEqual([6, 2]);
+    await expect(s.submit('chat', {}, { estimatedTokens: 50_000 })).rejects.toMatchObject({ code: 'BUDGET_EXCEEDS_DEVICES' });
+    await expect(s.submit('chat', {}, { estimatedTokens: 1.5 })).rejects.toMatchObject({ code: 'INVALID_OPTIONS' });
+  });
+});
