@@ -10,7 +10,8 @@ import { createRunTask, executeTask, type TaskRunDeps } from './actors/run-task.
 import { TaskControls } from './actors/task-controls.js';
 import { resolveConfig, type ResolvedConfig } from './config.js';
 import { FreeLane } from './dispatch/free-lane.js';
-import { TaskQueues, type Head } from './dispatch/queues.js';
+import { Backoffs } from './dispatch/backoffs.js';
+import { TaskQueues } from './dispatch/queues.js';
 import { Admission } from './admission.js';
 import {
   ErrorCode,
@@ -70,8 +71,7 @@ export class Scheduler extends EventEmitter {
   private readonly supervisor: Actor<SupervisorMachine>;
   private readonly admission = new Admission();
   private readonly controls: TaskControls;
-  /** Tasks waiting out a retry backoff (durably queued, back in the queue when the timer fires). */
-  private readonly retrying = new Map<string, NodeJS.Timeout>();
+  private readonly backoffs = new Backoffs();
   /** Detaches a submit's AbortSignal listener once its task has ended. */
   private readonly signalCleanups = new Map<string, () => void>();
   private readonly waiters = new ResultWaiters();
@@ -230,11 +230,7 @@ export class Scheduler extends EventEmitter {
   async peek(type?: string): Promise<TaskRecord | undefined> {
     if (this.closing) throw new SchedulerClosedError('peek');
     if (type !== undefined && !this.config.types.has(type)) throw new UnknownTypeError(type, [...this.config.types.keys()]);
-    let best: Head | undefined;
-    for (const name of type === undefined ? this.config.types.keys() : [type]) {
-      const head = this.queues.head(name);
-      if (head && (!best || head.rank < best.rank || (head.rank === best.rank && head.entry.seq < best.entry.seq))) best = head;
-    }
+    const best = this.queues.next(type === undefined ? this.config.types.keys() : [type]);
     return best && this.store.getCommitted(best.entry.id);
   }
 
@@ -292,8 +288,7 @@ export class Scheduler extends EventEmitter {
   private async shutdown(): Promise<void> {
     this.freeLane.stop();
     this.ledger.wakeWaiters(); // ends the release watcher
-    for (const timer of this.retrying.values()) clearTimeout(timer);
-    this.retrying.clear();
+    this.backoffs.clear();
     const steps: [string, () => Promise<unknown>][] = [
       ['stop the batches', async () => {
         this.supervisor.send({ type: 'CLOSE' });
@@ -331,12 +326,10 @@ export class Scheduler extends EventEmitter {
     const delayMs = type.retryBackoffMs * 2 ** (attempts - 1);
     this.config.logger.warn({ id: record.id, type: record.type, attempts, delayMs, error }, 'task failed: trying again');
     const requeued = this.store.requeue(record.id, { lastError: error }).then((entry) => {
-      this.retrying.set(entry.id, setTimeout(() => {
-        this.retrying.delete(entry.id);
-        if (this.closing) return; // it stays queued in the store for the next start
+      this.backoffs.wait(entry.id, delayMs, () => {
         this.queues.push(entry);
         this.wake();
-      }, delayMs));
+      });
       this.notify('task:retrying', { id: record.id, type: record.type, attempts, delayMs, error });
     });
     this.track(requeued.catch((e: unknown) => this.taskBroken(record, e)));
@@ -344,12 +337,8 @@ export class Scheduler extends EventEmitter {
   }
 
   private async cancelQueued(task: { id: string; type: string }): Promise<void> {
-    const retryTimer = this.retrying.get(task.id);
-    if (retryTimer) {
-      // Waiting out a retry backoff: not in the in-memory queue yet.
-      clearTimeout(retryTimer);
-      this.retrying.delete(task.id);
-    } else if (this.config.types.has(task.type)) this.queues.remove(task); // else it was never queued here (type no longer configured)
+    // In the in-memory queue unless it waits out a retry backoff, or its type is no longer configured.
+    if (!this.backoffs.cancel(task.id) && this.config.types.has(task.type)) this.queues.remove(task);
     const done = await this.store.finish(task.id, { status: 'cancelled', error: { code: ErrorCode.CANCELLED, message: 'cancelled while queued' }, finishedAt: Date.now() });
     this.taskFinished(done);
     this.checkIdle();
@@ -423,7 +412,7 @@ export class Scheduler extends EventEmitter {
       this.busyBatches() === 0 &&
       this.freeLane.inFlight === 0 &&
       this.committingOutcomes === 0 &&
-      (this.retrying.size === 0 || this.closing !== undefined) &&
+      (this.backoffs.size === 0 || this.closing !== undefined) &&
       this.admission.writing === 0 &&
       (this.queues.size === 0 || this.closing !== undefined);
     if (!idle || this.drainWaiters.length === 0) return;

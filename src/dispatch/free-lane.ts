@@ -3,7 +3,7 @@
  * shared free-lane pool has room, most urgent and oldest first across the free types.
  */
 import type { QueueEntry } from '../task.js';
-import type { Head, TaskQueues } from './queues.js';
+import type { TaskQueues } from './queues.js';
 
 export interface FreeLaneOptions {
   queues: TaskQueues;
@@ -44,11 +44,6 @@ export class FreeLane {
   }
 
   private next(): QueueEntry | undefined {
-    let best: Head | undefined;
-    for (const type of this.options.types) {
-      const head = this.options.queues.head(type);
-      if (head && (!best || head.rank < best.rank || (head.rank === best.rank && head.entry.seq < best.entry.seq))) best = head;
-    }
-    return best?.entry;
+    return this.options.queues.next(this.options.types)?.entry;
   }
 }

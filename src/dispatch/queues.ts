@@ -101,6 +101,16 @@ export class TaskQueues {
     return best;
   }
 
+  /** The head that would start first among `types`: most urgent aged rank, then oldest. */
+  next(types: Iterable<string>, now = Date.now()): Head | undefined {
+    let best: Head | undefined;
+    for (const type of types) {
+      const head = this.head(type, now);
+      if (head && (!best || head.rank < best.rank || (head.rank === best.rank && head.entry.seq < best.entry.seq))) best = head;
+    }
+    return best;
+  }
+
   /** The task that would start next for this type, without taking it. */
   peek(type: string, now?: number): QueueEntry | undefined {
     return this.head(type, now)?.entry;
