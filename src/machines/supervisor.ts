@@ -58,7 +58,8 @@ export function createSupervisor(deps: SupervisorDeps) {
         const warm: WarmBatch[] = [];
         for (const [type, id] of Object.entries(context.batches)) {
           const batch = self.getSnapshot().children[id]?.getSnapshot() as { value: unknown; context: BatchContext } | undefined;
-          if (batch?.value === 'warm') warm.push({ type, device: batch.context.device.index, mib: batch.context.leaseMiB, idleSince: batch.context.idleSince });
+          // A warm batch with queued tasks is about to run them (TASKS_AVAILABLE below): not evictable.
+          if (batch?.value === 'warm' && deps.queues.depth(type) === 0) warm.push({ type, device: batch.context.device.index, mib: batch.context.leaseMiB, idleSince: batch.context.idleSince });
         }
         for (const type of deps.queues.waitingTypes()) {
           if (!deps.types.get(type)?.gpu) continue; // the free lane does not wait for VRAM
