@@ -1,6 +1,7 @@
 /** vram-scheduler: the public API. Everything a user needs, nothing internal. */
 export { createScheduler, Scheduler } from './scheduler.js';
 export type { SchedulerSnapshot } from './snapshot.js';
+export type { QueuePosition } from './position.js';
 export { getScheduler, resetScheduler } from './singleton.js';
 export type { SchedulerOptions, TypeOptions, DeviceOptions } from './options.js';
 export type { SubmitOptions, SubmitReceipt } from './submit.js';

@@ -27,6 +27,7 @@ import { detectDevices, type Device } from './gpu/detect.js';
 import { createBatchMachine } from './machines/batch.js';
 import { createSupervisor, type SupervisorMachine } from './machines/supervisor.js';
 import type { SchedulerOptions } from './options.js';
+import { positionIn, RunTimes, type QueuePosition } from './position.js';
 import { recoverQueued } from './recovery.js';
 import { takeSnapshot, type SchedulerSnapshot } from './snapshot.js';
 import { TaskStore } from './store/task-store.js';
@@ -72,6 +73,7 @@ export class Scheduler extends EventEmitter {
   private readonly admission = new Admission();
   private readonly controls: TaskControls;
   private readonly backoffs = new Backoffs();
+  private readonly runTimes = new RunTimes();
   /** Detaches a submit's AbortSignal listener once its task has ended. */
   private readonly signalCleanups = new Map<string, () => void>();
   private readonly waiters = new ResultWaiters();
@@ -226,6 +228,17 @@ export class Scheduler extends EventEmitter {
     return entries.length;
   }
 
+  /**
+   * A queued task's place in its type's line (in priority order) and an estimate of when it
+   * starts, from its type's recent run times; undefined once it has started or ended.
+   */
+  async position(id: string): Promise<QueuePosition | undefined> {
+    const record = this.read(id, 'read a position');
+    const type = this.config.types.get(record.type);
+    if (record.status !== 'queued' || !type) return undefined;
+    return positionIn(this.queues, id, record.type, this.runTimes.mean(record.type), type.gpu ? type.concurrency : this.config.freeLaneThreads);
+  }
+
   /** The task that would start next (of one type, or of any), without taking it. */
   async peek(type?: string): Promise<TaskRecord | undefined> {
     if (this.closing) throw new SchedulerClosedError('peek');
@@ -376,6 +389,7 @@ export class Scheduler extends EventEmitter {
     this.signalCleanups.get(record.id)?.();
     this.signalCleanups.delete(record.id);
     const result = toResult(record)!;
+    if (result.startedAt !== undefined) this.runTimes.record(record.type, result.finishedAt - result.startedAt);
     this.notify(`task:${result.status}`, result);
     this.waiters.settle(result);
   }

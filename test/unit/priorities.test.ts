@@ -87,3 +87,23 @@ describe('priorities', () => {
     expect(started).toEqual([ids.c, ids.n, ids.l]);
   });
 });
+
+describe('queue position', () => {
+  it('tells a queued task its place in line and an estimate from its type\'s run times', async () => {
+    const gate = new Gate();
+    const s = await start({ devices: [{ id: 'gpu0', vramGb: 8 }], types: { ...types, a: { handler: echo, vramGb: 6 } } });
+    await s.run('a', { warmup: true }); // one recorded run time for type a
+    await s.submit('blocker', { tag: 'blocker' });
+    await gate.waitForStarted(1);
+    const ids = [];
+    for (const priority of ['normal', 'normal', 'high'] as const) ids.push((await s.submit('a', {}, { priority })).id);
+    const [first, second, urgent] = await Promise.all(ids.map((id) => s.position(id)));
+    expect([urgent!.ahead, first!.ahead, second!.ahead]).toEqual([0, 1, 2]);
+    expect(urgent!.etaMs).toBe(0);
+    expect(second!.etaMs).toBeGreaterThanOrEqual(first!.etaMs!);
+    gate.release('blocker');
+    await s.drain();
+    expect(await s.position(ids[0]!)).toBeUndefined();
+    gate.close();
+  });
+});
