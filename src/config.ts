@@ -40,6 +40,8 @@ export interface ResolvedType {
   keepAliveMs: number;
   /** KV-cache VRAM per 1000 tokens, in GB: a submit's `estimatedTokens` adds to its need. */
   kvGbPer1kTokens: number;
+  /** System memory a task needs, in GB, checked against free memory before it starts; 0 = none. */
+  ramGb: number;
 }
 
 /** The validated configuration everything past `createScheduler` trusts. */
@@ -68,7 +70,7 @@ export const MAX_CONCURRENCY = 256;
 export const DEFAULT_MAX_QUEUE_DEPTH = 500;
 
 const OPTION_KEYS = ['types', 'dataDir', 'devices', 'configFile', 'maxQueueDepth', 'logger', 'serviceName', 'freeLaneThreads', 'env', ...SCHEDULING_KEYS];
-const TYPE_KEYS = ['handler', 'vramGb', 'gpu', 'concurrency', 'timeoutMs', 'retries', 'retryBackoffMs', 'idempotent', 'keepAliveMs', 'kvGbPer1kTokens'];
+const TYPE_KEYS = ['handler', 'vramGb', 'gpu', 'concurrency', 'timeoutMs', 'retries', 'retryBackoffMs', 'idempotent', 'keepAliveMs', 'kvGbPer1kTokens', 'ramGb'];
 const DEVICE_KEYS = ['id', 'vramGb'];
 const FILE_KEYS = ['vram_budgets', 'max_queue_depth'];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -179,6 +181,7 @@ function readTypes(value: unknown): TypeDraft[] {
       retryBackoffMs: readOptional(t.retryBackoffMs, 1000, (v): v is number => Number.isSafeInteger(v) && (v as number) >= 0, `${p}.retryBackoffMs`, 'an integer number of milliseconds >= 0'),
       keepAliveMs: readOptional(t.keepAliveMs, 300_000, (v): v is number => Number.isSafeInteger(v) && (v as number) >= 0, `${p}.keepAliveMs`, 'an integer number of milliseconds >= 0 (0 releases at once)'),
       kvGbPer1kTokens: readOptional(t.kvGbPer1kTokens, 0, (v): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= MAX_GB, `${p}.kvGbPer1kTokens`, 'a finite number of GB >= 0'),
+      ramGb: readOptional(t.ramGb, 0, (v): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0, `${p}.ramGb`, 'a finite number of GB >= 0'),
       idempotent: readOptional(t.idempotent, false, (v): v is boolean => typeof v === 'boolean', `${p}.idempotent`, 'a boolean'),
       vramGb: t.vramGb,
     };

@@ -19,6 +19,8 @@ export const ErrorCode = {
   MODEL_LOAD_FAILED: 'MODEL_LOAD_FAILED',
   INTERRUPTED: 'INTERRUPTED',
   TIMEOUT: 'TIMEOUT',
+  WAIT_TIMEOUT: 'WAIT_TIMEOUT',
+  INSUFFICIENT_RESOURCES: 'INSUFFICIENT_RESOURCES',
   CANCELLED: 'CANCELLED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -84,6 +86,13 @@ export class BudgetExceedsDevicesError extends SchedulerError {
       ErrorCode.BUDGET_EXCEEDS_DEVICES,
       `Task type ${JSON.stringify(type)} needs ${neededGb} GB of VRAM but the largest device has ${largestGb} GB: lower its budget (vramGb) or add a larger device`,
     );
+  }
+}
+
+/** The `'safety'` policy: the task cannot start now (VRAM or RAM taken). Nothing was written. */
+export class InsufficientResourcesError extends SchedulerError {
+  constructor(type: string, what: string) {
+    super(ErrorCode.INSUFFICIENT_RESOURCES, `Task type ${JSON.stringify(type)} cannot start now: ${what} (policy 'safety' refuses instead of queueing; retry later or use policy 'queue')`);
   }
 }
 

@@ -24,6 +24,7 @@ export {
   QueueFullError,
   BudgetExceedsDevicesError,
   SchedulerClosedError,
+  InsufficientResourcesError,
   TaskNotFoundError,
   StoreError,
 } from './errors.js';

@@ -72,6 +72,12 @@ export interface TypeOptions {
    * @default 0
    */
   kvGbPer1kTokens?: number;
+  /**
+   * System memory one task needs, in GB: a type waits (policy 'queue') or is refused (policy
+   * 'safety') while the machine has less free memory.
+   * @default 0
+   */
+  ramGb?: number;
 }
 
 /** A simulated device: use instead of detecting real GPUs (tests, benches, shares of a card). */

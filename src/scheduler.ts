@@ -15,6 +15,7 @@ import { TaskQueues } from './dispatch/queues.js';
 import { Admission } from './admission.js';
 import {
   ErrorCode,
+  InsufficientResourcesError,
   QueueFullError,
   SchedulerClosedError,
   SchedulerError,
@@ -23,7 +24,7 @@ import {
   UnknownTypeError,
 } from './errors.js';
 import type { SchedulerEventName, SchedulerEvents } from './events.js';
-import { detectDevices, type Device } from './gpu/detect.js';
+import { detectDevices, UNLIMITED_MIB, type Device } from './gpu/detect.js';
 import { createBatchMachine } from './machines/batch.js';
 import { createSupervisor, type SupervisorMachine } from './machines/supervisor.js';
 import type { SchedulerOptions } from './options.js';
@@ -36,12 +37,14 @@ import { toResult, type QueueEntry, type TaskError, type TaskRecord, type TaskRe
 import { Pools } from './threads/pools.js';
 import { VramLedger } from './threads/vram-ledger.js';
 import { ResultWaiters } from './waiters.js';
-import { mibToGb } from './units.js';
+import { gbToMiB, hasFreeRam, mibToGb } from './units.js';
 
 /** Builds a scheduler: validates options, detects devices, opens the store and recovers queued work. */
 export async function createScheduler(options: SchedulerOptions): Promise<Scheduler> {
   const config = await resolveConfig(options);
-  const devices = await detectDevices(config.devices, config.logger);
+  const detected = await detectDevices(config.devices, config.logger);
+  // The permissive policy checks no VRAM: every device counts as unlimited.
+  const devices = config.scheduling.policy === 'permissive' ? detected.map((d) => ({ ...d, capacityMiB: UNLIMITED_MIB, unlimited: true })) : detected;
   const store = TaskStore.open({ dir: config.dataDir });
   try {
     const resumed = await recoverQueued(store, config, largestCapacity(devices));
@@ -74,6 +77,7 @@ export class Scheduler extends EventEmitter {
   private readonly controls: TaskControls;
   private readonly backoffs = new Backoffs();
   private readonly runTimes = new RunTimes();
+  private expiry: NodeJS.Timeout | undefined;
   /** Detaches a submit's AbortSignal listener once its task has ended. */
   private readonly signalCleanups = new Map<string, () => void>();
   private readonly waiters = new ResultWaiters();
@@ -118,9 +122,10 @@ export class Scheduler extends EventEmitter {
       retry: (record, error) => this.retryLater(record, error),
       broken: (entry, error) => this.taskBroken(entry, error),
     };
+    const freeTypes = [...config.types.values()].filter((t) => !t.gpu);
     this.freeLane = new FreeLane({
       queues: this.queues,
-      types: [...config.types.values()].filter((t) => !t.gpu).map((t) => t.name),
+      startable: () => freeTypes.filter((t) => hasFreeRam(t.ramGb)).map((t) => t.name),
       capacity: config.freeLaneThreads * 4,
       run: (entry) => executeTask(run, { entry, device: undefined }),
       settled: () => this.checkIdle(),
@@ -168,12 +173,18 @@ export class Scheduler extends EventEmitter {
     }
     this.wake();
     void this.watchReleases();
+    const { policy, maxWaitMs } = config.scheduling;
+    if (policy === 'queue' && maxWaitMs > 0) {
+      this.expiry = setInterval(() => this.expireWaiting(), Math.min(1000, Math.max(10, maxWaitMs / 2)));
+      this.expiry.unref();
+    }
   }
 
   /** Queues a task; resolves once it is durably stored. Bad input rejects with a typed error and writes nothing. */
   async submit(type: string, payload: unknown, options?: SubmitOptions): Promise<SubmitReceipt> {
     if (this.closing) throw new SchedulerClosedError('submit');
     const { priority, vramGb, vramMiB, key, timeoutMs, signal } = checkSubmit(this.config.types, this.largestDeviceMiB, type, payload, options);
+    if (this.config.scheduling.policy === 'safety') this.refuseUnlessStartable(type, vramMiB);
     const holding = this.admission.holderOf(type, key);
     if (holding) {
       const holder = await holding;
@@ -302,6 +313,7 @@ export class Scheduler extends EventEmitter {
     this.freeLane.stop();
     this.ledger.wakeWaiters(); // ends the release watcher
     this.backoffs.clear();
+    clearInterval(this.expiry);
     const steps: [string, () => Promise<unknown>][] = [
       ['stop the batches', async () => {
         this.supervisor.send({ type: 'CLOSE' });
@@ -331,6 +343,31 @@ export class Scheduler extends EventEmitter {
     }
   }
 
+  /** The 'safety' policy: a task that cannot start now is refused, not queued. */
+  private refuseUnlessStartable(typeName: string, vramMiB: number): void {
+    const type = this.config.types.get(typeName)!;
+    if (!hasFreeRam(type.ramGb)) throw new InsufficientResourcesError(typeName, `it needs ${type.ramGb} GB of free system memory`);
+    if (!type.gpu) return;
+    const needMiB = Math.max(type.vramMiB, vramMiB);
+    const batch = this.snapshot().batches.find((b) => b.type === typeName);
+    const joins = batch !== undefined && gbToMiB(batch.vramGb) >= needMiB && (batch.state === 'warm' || (batch.state === 'running' && batch.running < type.concurrency));
+    const fits = this.devices.some((d) => this.ledger.free(d.index) >= needMiB);
+    if (!joins && !fits) throw new InsufficientResourcesError(typeName, `no device has ${mibToGb(needMiB)} GB of VRAM free`);
+  }
+
+  /** The 'queue' policy's maxWaitMs: tasks queued longer fail with WAIT_TIMEOUT. */
+  private expireWaiting(): void {
+    const { maxWaitMs } = this.config.scheduling;
+    const now = Date.now();
+    for (const type of this.config.types.keys()) {
+      for (const entry of [...this.queues.entries(type)]) {
+        if (now - entry.queuedAt < maxWaitMs) continue;
+        const message = `the task waited longer than maxWaitMs (${maxWaitMs} ms) without starting`;
+        this.track(this.endQueued(entry, 'failed', { code: ErrorCode.WAIT_TIMEOUT, message }).catch((e: unknown) => this.taskBroken(entry, e)));
+      }
+    }
+  }
+
   /** A failed attempt with attempts left: queued again durably now, back in line after the backoff. */
   private retryLater(record: TaskRecord, error: TaskError): boolean {
     const type = this.config.types.get(record.type)!;
@@ -349,10 +386,15 @@ export class Scheduler extends EventEmitter {
     return true;
   }
 
-  private async cancelQueued(task: { id: string; type: string }): Promise<void> {
+  private cancelQueued(task: { id: string; type: string }): Promise<void> {
+    return this.endQueued(task, 'cancelled', { code: ErrorCode.CANCELLED, message: 'cancelled while queued' });
+  }
+
+  /** Ends a task that has not started: out of the queue, terminal in the store. */
+  private async endQueued(task: { id: string; type: string }, status: 'cancelled' | 'failed', error: TaskError): Promise<void> {
     // In the in-memory queue unless it waits out a retry backoff, or its type is no longer configured.
     if (!this.backoffs.cancel(task.id) && this.config.types.has(task.type)) this.queues.remove(task);
-    const done = await this.store.finish(task.id, { status: 'cancelled', error: { code: ErrorCode.CANCELLED, message: 'cancelled while queued' }, finishedAt: Date.now() });
+    const done = await this.store.finish(task.id, { status, error, finishedAt: Date.now() });
     this.taskFinished(done);
     this.checkIdle();
   }

@@ -35,23 +35,47 @@ export interface SchedulingOptions {
    * @default 5000
    */
   cancelGraceMs?: number;
+  /**
+   * Admission: `'queue'` waits for VRAM (and RAM); `'safety'` refuses at submit with
+   * `INSUFFICIENT_RESOURCES` a task that cannot start now; `'permissive'` does no VRAM checks
+   * at all (every device unlimited: for development).
+   * @default 'queue'
+   */
+  policy?: 'queue' | 'safety' | 'permissive';
+  /**
+   * With the `'queue'` policy, a task still queued after this long fails with `WAIT_TIMEOUT`.
+   * 0 waits forever.
+   * @default 0
+   */
+  maxWaitMs?: number;
 }
 
 export type Scheduling = Required<SchedulingOptions>;
 
-export const SCHEDULING_KEYS = ['priorityScheduling', 'agingMs', 'starvationMs', 'quantumMs', 'cancelGraceMs'] as const;
+export const SCHEDULING_KEYS = ['priorityScheduling', 'agingMs', 'starvationMs', 'quantumMs', 'cancelGraceMs', 'policy', 'maxWaitMs'] as const;
+const POLICIES = ['queue', 'safety', 'permissive'] as const;
 
-export const DEFAULT_SCHEDULING: Scheduling = { priorityScheduling: true, agingMs: 60_000, starvationMs: 120_000, quantumMs: 60_000, cancelGraceMs: 5_000 };
+export const DEFAULT_SCHEDULING: Scheduling = { priorityScheduling: true, agingMs: 60_000, starvationMs: 120_000, quantumMs: 60_000, cancelGraceMs: 5_000, policy: 'queue', maxWaitMs: 0 };
 
 export function readScheduling(options: Record<string, unknown>): Scheduling {
   const { priorityScheduling = DEFAULT_SCHEDULING.priorityScheduling } = options;
   if (typeof priorityScheduling !== 'boolean') throw expected('options.priorityScheduling', 'a boolean', priorityScheduling);
-  const ms = (key: 'agingMs' | 'starvationMs' | 'quantumMs' | 'cancelGraceMs'): number => {
+  const ms = (key: 'agingMs' | 'starvationMs' | 'quantumMs' | 'cancelGraceMs' | 'maxWaitMs'): number => {
     const value = options[key] ?? DEFAULT_SCHEDULING[key];
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
       throw expected(`options.${key}`, 'an integer number of milliseconds >= 0 (0 turns it off)', value);
     }
     return value;
   };
-  return { priorityScheduling, agingMs: ms('agingMs'), starvationMs: ms('starvationMs'), quantumMs: ms('quantumMs'), cancelGraceMs: ms('cancelGraceMs') };
+  const { policy = DEFAULT_SCHEDULING.policy } = options;
+  if (!POLICIES.includes(policy as Scheduling['policy'])) throw expected('options.policy', `one of ${POLICIES.map((p) => `'${p}'`).join(', ')}`, policy);
+  return {
+    priorityScheduling,
+    agingMs: ms('agingMs'),
+    starvationMs: ms('starvationMs'),
+    quantumMs: ms('quantumMs'),
+    cancelGraceMs: ms('cancelGraceMs'),
+    policy: policy as Scheduling['policy'],
+    maxWaitMs: ms('maxWaitMs'),
+  };
 }

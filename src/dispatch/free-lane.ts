@@ -7,8 +7,8 @@ import type { TaskQueues } from './queues.js';
 
 export interface FreeLaneOptions {
   queues: TaskQueues;
-  /** The `gpu: false` type names. */
-  types: readonly string[];
+  /** The `gpu: false` types that may start now (their `ramGb` is free). */
+  startable(): Iterable<string>;
   /** Tasks in flight at most: a little above the thread count keeps every thread fed. */
   capacity: number;
   run(entry: QueueEntry): Promise<void>;
@@ -44,6 +44,6 @@ export class FreeLane {
   }
 
   private next(): QueueEntry | undefined {
-    return this.options.queues.next(this.options.types)?.entry;
+    return this.options.queues.next(this.options.startable())?.entry;
   }
 }

@@ -12,6 +12,7 @@ import { decide, type WaitingType, type WarmBatch } from '../dispatch/rule.js';
 import type { TaskQueues } from '../dispatch/queues.js';
 import type { Device } from '../gpu/detect.js';
 import type { Scheduling } from '../scheduling-options.js';
+import { hasFreeRam } from '../units.js';
 import type { VramLedger } from '../threads/vram-ledger.js';
 import type { BatchContext, BatchMachine, BatchOutput } from './batch.js';
 
@@ -23,7 +24,8 @@ export interface SupervisorDeps {
   batch: BatchMachine;
   scheduling: Scheduling;
   /**
-   * Written by every dispatch: the GPU types that wait for VRAM (type → MiB needed). Batches
+   * Written by every dispatch: the GPU types that wait for VRAM (type → MiB needed; Infinity for
+   * a type waiting for system memory, `ramGb`). Batches
    * read it to decide whether to yield after their quantum; the idle tick reads it.
    */
   waitingForVram: Map<string, number>;
@@ -55,6 +57,7 @@ export function createSupervisor(deps: SupervisorDeps) {
       dispatch: enqueueActions(({ context, enqueue, self }) => {
         const now = Date.now();
         const waiting: WaitingType[] = [];
+        const ramBlocked: string[] = [];
         const warm: WarmBatch[] = [];
         for (const [type, id] of Object.entries(context.batches)) {
           const batch = self.getSnapshot().children[id]?.getSnapshot() as { value: unknown; context: BatchContext } | undefined;
@@ -62,10 +65,15 @@ export function createSupervisor(deps: SupervisorDeps) {
           if (batch?.value === 'warm' && deps.queues.depth(type) === 0) warm.push({ type, device: batch.context.device.index, mib: batch.context.leaseMiB, idleSince: batch.context.idleSince });
         }
         for (const type of deps.queues.waitingTypes()) {
-          if (!deps.types.get(type)?.gpu) continue; // the free lane does not wait for VRAM
+          const typeConfig = deps.types.get(type);
+          if (!typeConfig?.gpu) continue; // the free lane does not wait for VRAM
           const batchId = context.batches[type];
           if (batchId) {
             enqueue.sendTo(batchId, { type: 'TASKS_AVAILABLE' });
+            continue;
+          }
+          if (!hasFreeRam(typeConfig.ramGb)) {
+            ramBlocked.push(type);
             continue;
           }
           const { entry, rank } = deps.queues.head(type, now)!;
@@ -79,6 +87,8 @@ export function createSupervisor(deps: SupervisorDeps) {
           });
         }
         deps.waitingForVram.clear();
+        // Waiting for system memory, not VRAM: Infinity keeps the idle tick going without making batches yield.
+        for (const type of ramBlocked) deps.waitingForVram.set(type, Number.POSITIVE_INFINITY);
         if (waiting.length === 0) return;
         const devices = deps.devices.map((d) => ({
           capacityMiB: deps.ledger.capacity(d.index),
