@@ -15,7 +15,6 @@ import { TaskQueues } from './dispatch/queues.js';
 import { Admission } from './admission.js';
 import {
   ErrorCode,
-  InsufficientResourcesError,
   QueueFullError,
   SchedulerClosedError,
   SchedulerError,
@@ -28,6 +27,7 @@ import { detectDevices, UNLIMITED_MIB, type Device } from './gpu/detect.js';
 import { createBatchMachine } from './machines/batch.js';
 import { createSupervisor, type SupervisorMachine } from './machines/supervisor.js';
 import type { SchedulerOptions } from './options.js';
+import { overdue, refuseUnlessStartable } from './policy.js';
 import { positionIn, RunTimes, type QueuePosition } from './position.js';
 import { recoverQueued } from './recovery.js';
 import { takeSnapshot, type SchedulerSnapshot } from './snapshot.js';
@@ -37,7 +37,7 @@ import { toResult, type QueueEntry, type TaskError, type TaskRecord, type TaskRe
 import { Pools } from './threads/pools.js';
 import { VramLedger } from './threads/vram-ledger.js';
 import { ResultWaiters } from './waiters.js';
-import { gbToMiB, hasFreeRam, mibToGb } from './units.js';
+import { hasFreeRam, mibToGb } from './units.js';
 
 /** Builds a scheduler: validates options, detects devices, opens the store and recovers queued work. */
 export async function createScheduler(options: SchedulerOptions): Promise<Scheduler> {
@@ -184,7 +184,11 @@ export class Scheduler extends EventEmitter {
   async submit(type: string, payload: unknown, options?: SubmitOptions): Promise<SubmitReceipt> {
     if (this.closing) throw new SchedulerClosedError('submit');
     const { priority, vramGb, vramMiB, key, timeoutMs, signal } = checkSubmit(this.config.types, this.largestDeviceMiB, type, payload, options);
-    if (this.config.scheduling.policy === 'safety') this.refuseUnlessStartable(type, vramMiB);
+    if (this.config.scheduling.policy === 'safety') {
+      const taskType = this.config.types.get(type)!;
+      const freeMiB = this.devices.map((d) => this.ledger.free(d.index));
+      refuseUnlessStartable(taskType, Math.max(taskType.vramMiB, vramMiB), this.snapshot().batches, freeMiB);
+    }
     const holding = this.admission.holderOf(type, key);
     if (holding) {
       const holder = await holding;
@@ -343,28 +347,12 @@ export class Scheduler extends EventEmitter {
     }
   }
 
-  /** The 'safety' policy: a task that cannot start now is refused, not queued. */
-  private refuseUnlessStartable(typeName: string, vramMiB: number): void {
-    const type = this.config.types.get(typeName)!;
-    if (!hasFreeRam(type.ramGb)) throw new InsufficientResourcesError(typeName, `it needs ${type.ramGb} GB of free system memory`);
-    if (!type.gpu) return;
-    const needMiB = Math.max(type.vramMiB, vramMiB);
-    const batch = this.snapshot().batches.find((b) => b.type === typeName);
-    const joins = batch !== undefined && gbToMiB(batch.vramGb) >= needMiB && (batch.state === 'warm' || (batch.state === 'running' && batch.running < type.concurrency));
-    const fits = this.devices.some((d) => this.ledger.free(d.index) >= needMiB);
-    if (!joins && !fits) throw new InsufficientResourcesError(typeName, `no device has ${mibToGb(needMiB)} GB of VRAM free`);
-  }
-
   /** The 'queue' policy's maxWaitMs: tasks queued longer fail with WAIT_TIMEOUT. */
   private expireWaiting(): void {
     const { maxWaitMs } = this.config.scheduling;
-    const now = Date.now();
-    for (const type of this.config.types.keys()) {
-      for (const entry of [...this.queues.entries(type)]) {
-        if (now - entry.queuedAt < maxWaitMs) continue;
-        const message = `the task waited longer than maxWaitMs (${maxWaitMs} ms) without starting`;
-        this.track(this.endQueued(entry, 'failed', { code: ErrorCode.WAIT_TIMEOUT, message }).catch((e: unknown) => this.taskBroken(entry, e)));
-      }
+    const message = `the task waited longer than maxWaitMs (${maxWaitMs} ms) without starting`;
+    for (const entry of overdue(this.queues, this.config.types.keys(), maxWaitMs, Date.now())) {
+      this.track(this.endQueued(entry, 'failed', { code: ErrorCode.WAIT_TIMEOUT, message }).catch((e: unknown) => this.taskBroken(entry, e)));
     }
   }
 
