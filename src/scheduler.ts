@@ -25,7 +25,7 @@ import {
 import type { SchedulerEventName, SchedulerEvents } from './events.js';
 import { detectDevices, UNLIMITED_MIB, type Device } from './gpu/detect.js';
 import { createBatchMachine } from './machines/batch.js';
-import { createSupervisor, type SupervisorMachine } from './machines/supervisor.js';
+import { createSupervisor, othersWaitFor, type SupervisorMachine } from './machines/supervisor.js';
 import type { SchedulerOptions } from './options.js';
 import { overdue, refuseUnlessStartable } from './policy.js';
 import { positionIn, RunTimes, type QueuePosition } from './position.js';
@@ -83,7 +83,6 @@ export class Scheduler extends EventEmitter {
   private readonly waiters = new ResultWaiters();
   private drainWaiters: (() => void)[] = [];
   private readonly largestDeviceMiB: number;
-  private liveBatches = 0;
   /** Task outcomes written but not yet committed. */
   private committingOutcomes = 0;
   private wakeScheduled = false;
@@ -139,11 +138,7 @@ export class Scheduler extends EventEmitter {
         queueMicrotask(() => this.checkIdle()); // once the batch's snapshot says warm
         this.wake(); // a type waiting for VRAM may now evict it
       },
-      othersWaitFor: (type, device) => {
-        const capacity = this.ledger.capacity(device);
-        for (const [waiting, needMiB] of this.waitingForVram) if (waiting !== type && needMiB <= capacity) return true;
-        return false;
-      },
+      othersWaitFor: (type, device) => othersWaitFor(this.waitingForVram, type, this.ledger.capacity(device)),
     });
     this.supervisor = createActor(
       createSupervisor({
@@ -154,12 +149,8 @@ export class Scheduler extends EventEmitter {
         batch,
         scheduling: config.scheduling,
         waitingForVram: this.waitingForVram,
-        batchStarted: (type, device, leaseMiB) => {
-          this.liveBatches++;
-          this.notify('batch:started', { type, device: device.id, vramGb: mibToGb(leaseMiB) });
-        },
+        batchStarted: (type, device, leaseMiB) => this.notify('batch:started', { type, device: device.id, vramGb: mibToGb(leaseMiB) }),
         batchEnded: (batch) => {
-          this.liveBatches--;
           this.notify('batch:ended', batch);
           this.checkIdle();
         },
@@ -467,7 +458,6 @@ export class Scheduler extends EventEmitter {
 
   /** Batches running or finishing tasks: warm ones hold a model but do no work. */
   private busyBatches(): number {
-    if (this.liveBatches === 0) return 0;
     let busy = 0;
     for (const child of Object.values(this.supervisor.getSnapshot().children)) {
       const batch = child?.getSnapshot();

@@ -175,6 +175,12 @@ export function createSupervisor(deps: SupervisorDeps) {
 
 export type SupervisorMachine = ReturnType<typeof createSupervisor>;
 
+/** Whether a type other than `type` waits for VRAM that a device of `capacityMiB` could give it. */
+export function othersWaitFor(waitingForVram: ReadonlyMap<string, number>, type: string, capacityMiB: number): boolean {
+  for (const [waiting, needMiB] of waitingForVram) if (waiting !== type && needMiB <= capacityMiB) return true;
+  return false;
+}
+
 /** Half the shortest time-based interval, between 10 ms and 1 s. */
 function tickMs({ agingMs, starvationMs, quantumMs }: Scheduling): number {
   const intervals = [agingMs, starvationMs, quantumMs].filter((ms) => ms > 0);
