@@ -12,6 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { pino, type Logger } from 'pino';
 import { parse as parseYaml } from 'yaml';
 import { InvalidOptionsError, expected } from './errors.js';
+import { readRetain, type Retain } from './store/retention.js';
 import { gbToMiB } from './units.js';
 import type { DeviceOptions } from './options.js';
 import { readScheduling, SCHEDULING_KEYS, type Scheduling } from './scheduling-options.js';
@@ -55,6 +56,7 @@ export interface ResolvedConfig {
   logger: Logger;
   types: ReadonlyMap<string, ResolvedType>;
   scheduling: Scheduling;
+  retain: Retain;
 }
 
 /** GB (as users write budgets) → whole MiB (as the ledger counts), rounded up. One definition, in units.ts. */
@@ -69,7 +71,7 @@ export const MAX_GB = Math.floor(0x7fffffff / 1024);
 export const MAX_CONCURRENCY = 256;
 export const DEFAULT_MAX_QUEUE_DEPTH = 500;
 
-const OPTION_KEYS = ['types', 'dataDir', 'devices', 'configFile', 'maxQueueDepth', 'logger', 'serviceName', 'freeLaneThreads', 'env', ...SCHEDULING_KEYS];
+const OPTION_KEYS = ['types', 'dataDir', 'devices', 'configFile', 'maxQueueDepth', 'logger', 'serviceName', 'freeLaneThreads', 'env', 'retain', ...SCHEDULING_KEYS];
 const TYPE_KEYS = ['handler', 'vramGb', 'gpu', 'concurrency', 'timeoutMs', 'retries', 'retryBackoffMs', 'idempotent', 'keepAliveMs', 'kvGbPer1kTokens', 'ramGb'];
 const DEVICE_KEYS = ['id', 'vramGb'];
 const FILE_KEYS = ['vram_budgets', 'max_queue_depth'];
@@ -97,6 +99,7 @@ export async function resolveConfig(options: unknown): Promise<ResolvedConfig> {
   const optionsDepth = readOptional(options.maxQueueDepth, DEFAULT_MAX_QUEUE_DEPTH, isPositiveInt, 'options.maxQueueDepth', 'a positive integer');
   const freeLaneThreads = readOptional(options.freeLaneThreads, os.availableParallelism(), isPositiveInt, 'options.freeLaneThreads', 'a positive integer');
   const scheduling = readScheduling(options);
+  const retain = readRetain(options.retain);
   const makeLogger = loggerFactory(options.logger, serviceName, env);
   const drafts = readTypes(options.types);
   const devices = options.devices === undefined ? undefined : readDevices(options.devices);
@@ -116,7 +119,7 @@ export async function resolveConfig(options: unknown): Promise<ResolvedConfig> {
 
   const logger = makeLogger();
   for (const [obj, msg] of warnings) logger.warn(obj, msg);
-  const config: ResolvedConfig = { dataDir, maxQueueDepth: file?.maxQueueDepth ?? optionsDepth, serviceName, freeLaneThreads, logger, types, scheduling };
+  const config: ResolvedConfig = { dataDir, maxQueueDepth: file?.maxQueueDepth ?? optionsDepth, serviceName, freeLaneThreads, logger, types, scheduling, retain };
   if (devices !== undefined) config.devices = devices;
   return config;
 }

@@ -4,6 +4,7 @@
  */
 import type { SchedulingOptions } from './scheduling-options.js';
 import type { Logger } from 'pino';
+import type { RetentionOptions } from './store/retention.js';
 
 /** One task type: one handler module, one model, one VRAM budget. */
 export interface TypeOptions {
@@ -146,6 +147,14 @@ export interface SchedulerOptions extends SchedulingOptions {
    * @default os.availableParallelism()
    */
   freeLaneThreads?: number;
+  /**
+   * How many finished records (succeeded, failed, cancelled) the store keeps: older ones are
+   * deleted in small background batches, oldest first, and `get`/`result` then throw
+   * `TASK_NOT_FOUND` for them. `false` keeps every record forever.
+   * @default { maxAgeMs: 0, maxCount: 100000 } (no age limit, the newest 100,000 kept)
+   * @example { maxAgeMs: 24 * 3600_000, maxCount: 10_000 }
+   */
+  retain?: RetentionOptions | false;
   /**
    * Environment read for `VRAM_BUDGET_<TYPE>` and `VRAM_SCHEDULER_LOG_LEVEL`
    * (for tests and embedding).

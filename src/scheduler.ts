@@ -31,6 +31,7 @@ import { overdue, refuseUnlessStartable } from './policy.js';
 import { positionIn, RunTimes, type QueuePosition } from './position.js';
 import { recoverQueued } from './recovery.js';
 import { takeSnapshot, type SchedulerSnapshot } from './snapshot.js';
+import { Retention } from './store/retention.js';
 import { TaskStore } from './store/task-store.js';
 import { checkSubmit, type SubmitOptions, type SubmitReceipt } from './submit.js';
 import { toResult, type QueueEntry, type TaskError, type TaskRecord, type TaskResult } from './task.js';
@@ -77,6 +78,7 @@ export class Scheduler extends EventEmitter {
   private readonly controls: TaskControls;
   private readonly backoffs = new Backoffs();
   private readonly runTimes = new RunTimes();
+  private readonly retention: Retention;
   private expiry: NodeJS.Timeout | undefined;
   /** Detaches a submit's AbortSignal listener once its task has ended. */
   private readonly signalCleanups = new Map<string, () => void>();
@@ -100,6 +102,7 @@ export class Scheduler extends EventEmitter {
     this.controls = new TaskControls(`vram-scheduler:abort:${randomUUID()}`, config.scheduling.cancelGraceMs);
     this.ledger = VramLedger.create(devices.map((d) => ({ capacityMiB: d.capacityMiB })));
     this.largestDeviceMiB = largestCapacity(devices);
+    this.retention = new Retention(store, config.retain, config.logger);
     this.pools = new Pools({
       types: config.types,
       ledger: this.ledger.buffer,
@@ -164,6 +167,7 @@ export class Scheduler extends EventEmitter {
     }
     this.wake();
     void this.watchReleases();
+    this.retention.poke();
     const { policy, maxWaitMs } = config.scheduling;
     if (policy === 'queue' && maxWaitMs > 0) {
       this.expiry = setInterval(() => this.expireWaiting(), Math.min(1000, Math.max(10, maxWaitMs / 2)));
@@ -315,6 +319,7 @@ export class Scheduler extends EventEmitter {
         await waitFor(this.supervisor, (snapshot) => snapshot.status === 'done');
       }],
       ['let running tasks finish', () => this.drain()],
+      ['stop pruning finished records', () => this.retention.stop()],
       ['stop the threads', () => this.pools.close()],
       ['close the store', () => this.store.close()],
     ];
@@ -413,6 +418,7 @@ export class Scheduler extends EventEmitter {
     if (result.startedAt !== undefined) this.runTimes.record(record.type, result.finishedAt - result.startedAt);
     this.notify(`task:${result.status}`, result);
     this.waiters.settle(result);
+    this.retention.poke();
   }
 
   /** The store refused a task's state change (disk full, store closed): fail it in memory so no caller waits forever; a restart sees its stored state. */

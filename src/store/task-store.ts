@@ -29,6 +29,9 @@ export interface FinishFields {
 type QueueKey = [string, number, number];
 const queueKey = (r: TaskRecord): QueueKey => [r.type, PRIORITY_RANK[r.priority], r.seq];
 
+/** `[finishedAt, id]`: the finished index, oldest first, read by retention pruning. */
+type FinishedKey = [number, string];
+
 /** The queue index value of a record (the index entry itself is dropped while a task runs). */
 function entryOf(r: TaskRecord): QueueEntry {
   const entry: QueueEntry = { id: r.id, type: r.type, seq: r.seq, priority: r.priority, queuedAt: r.queuedAt, vramMiB: r.vramGb === undefined ? 0 : gbToMiB(r.vramGb) };
@@ -49,6 +52,9 @@ export class TaskStore {
   readonly #queue: Database<QueueEntry, QueueKey>;
   readonly #running: Database<true, string>;
   readonly #meta: Database<number, string>;
+  readonly #finished: Database<true, FinishedKey>;
+  /** Entries in the finished index, committed or in flight. */
+  #finishedCount: number;
   /** Last number handed out by nextSeq(). */
   #seq: number;
   /** Highest seq written to meta, committed or in flight: inserts may commit out of seq order. */
@@ -64,6 +70,9 @@ export class TaskStore {
     this.#queue = root.openDB<QueueEntry, QueueKey>('queue', {});
     this.#running = root.openDB<true, string>('running', {});
     this.#meta = root.openDB<number, string>('meta', {});
+    this.#finished = root.openDB<true, FinishedKey>('finished', {});
+    this.#indexFinished();
+    this.#finishedCount = (this.#finished.getStats() as { entryCount: number }).entryCount;
     const seq = this.#meta.get('seq') ?? 0;
     if (!Number.isSafeInteger(seq) || seq < 0) throw new Error(`meta.seq is ${String(seq)}, not a sequence number`);
     this.#seq = this.#persistedSeq = seq;
@@ -172,6 +181,7 @@ export class TaskStore {
     }
     if (current.status === 'queued') this.#queue.remove(queueKey(current));
     else this.#running.remove(id);
+    this.#addFinished(next);
     return this.#settle(next, done);
   }
 
@@ -203,13 +213,46 @@ export class TaskStore {
         done = this.#tasks.put(id, next);
         this.#queue.put(queueKey(next), entryOf(next));
       } else if (record?.status === 'running') {
-        done = this.#tasks.put(id, { ...record, status: 'failed', error: { ...INTERRUPTED }, finishedAt: now });
+        const failed: TaskRecord = { ...record, status: 'failed', error: { ...INTERRUPTED }, finishedAt: now };
+        done = this.#tasks.put(id, failed);
+        this.#addFinished(failed);
         interrupted.push(id);
       }
       done = this.#running.remove(id);
     }
     if (done !== undefined) await done.catch((cause: unknown) => Promise.reject(this.#commitError(cause)));
     return { queued: Array.from(this.#queue.getRange(), ({ value }) => value), interrupted };
+  }
+
+  /** Finished records kept (terminal tasks not yet pruned). */
+  get finishedCount(): number {
+    return this.#finishedCount;
+  }
+
+  /** When the oldest kept finished record ended, if any. */
+  oldestFinishedAt(): number | undefined {
+    for (const { key } of this.#finished.getRange({ limit: 1 })) return key[0];
+    return undefined;
+  }
+
+  /**
+   * Deletes up to `limit` finished records, oldest first: those that ended before
+   * `endedBefore`, and the oldest beyond the newest `keep`. One transaction; resolves the
+   * number deleted once committed.
+   */
+  async prune({ endedBefore, keep, limit }: { endedBefore: number; keep: number; limit: number }): Promise<number> {
+    if (this.#closed) return this.#rejectClosed('prune');
+    let deleted = 0;
+    let done: Promise<boolean> | undefined;
+    for (const { key } of this.#finished.getRange({ limit })) {
+      if (key[0] >= endedBefore && this.#finishedCount <= keep) break;
+      this.#tasks.remove(key[1]);
+      done = this.#finished.remove(key);
+      this.#finishedCount--;
+      deleted++;
+    }
+    if (done !== undefined) await done.catch((cause: unknown) => Promise.reject(this.#commitError(cause)));
+    return deleted;
   }
 
   /** Committed records per status. Scans every record: for tests and snapshots, not the hot path. */
@@ -230,6 +273,22 @@ export class TaskStore {
       openDirs.delete(this.dir);
       this.#pending.clear();
     }
+  }
+
+  #addFinished(record: TaskRecord): void {
+    this.#finished.put([record.finishedAt!, record.id], true);
+    this.#finishedCount++;
+  }
+
+  /** Stores written before the finished index existed get it built once, in one transaction. */
+  #indexFinished(): void {
+    if (this.#meta.get('finishedIndex') === 1) return;
+    this.#root.transactionSync(() => {
+      for (const { key, value } of this.#tasks.getRange()) {
+        if (isTerminal(value.status)) this.#finished.put([value.finishedAt ?? 0, key], true);
+      }
+      this.#meta.put('finishedIndex', 1);
+    });
   }
 
   /** Keeps `record` visible as pending until `done` commits; maps commit failures to StoreError. */
