@@ -22,6 +22,8 @@ export const ErrorCode = {
   WAIT_TIMEOUT: 'WAIT_TIMEOUT',
   INSUFFICIENT_RESOURCES: 'INSUFFICIENT_RESOURCES',
   CANCELLED: 'CANCELLED',
+  // Thrown inside a handler by ctx.vram.grow():
+  VRAM_GROW_TIMEOUT: 'VRAM_GROW_TIMEOUT',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

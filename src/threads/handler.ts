@@ -14,8 +14,14 @@ export interface TaskDevice {
 export interface TaskVram {
   /** Extra VRAM this task holds now, in GB. */
   readonly extraGb: number;
+  /**
+   * Reserve `gb` more on the task's device, waiting until it is free. Rejects with code
+   * `VRAM_GROW_TIMEOUT` after `timeoutMs` (default 30 s), or with `ctx.signal`'s reason when
+   * the task is stopped; nothing changes then.
+   */
+  grow(gb: number, options?: { timeoutMs?: number }): Promise<void>;
   /** Reserve `gb` more on the task's device if it is free now; false when it is not (nothing changes). */
-  grow(gb: number): boolean;
+  tryGrow(gb: number): boolean;
   /** Give back up to `gb` of the extra VRAM. */
   shrink(gb: number): void;
 }

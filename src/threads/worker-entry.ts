@@ -7,7 +7,7 @@
 import { BroadcastChannel, threadId, workerData } from 'node:worker_threads';
 import type { AbortMessage } from '../actors/task-controls.js';
 import { pino } from 'pino';
-import { ErrorCode } from '../errors.js';
+import { ErrorCode, SchedulerError } from '../errors.js';
 import { gbToMiB } from '../units.js';
 import { isHandler, type Handler, type TaskContext, type TaskDevice, type TaskVram } from './handler.js';
 import type { RunMessage, WorkerMessage, WorkerReply, WorkerSetup } from './protocol.js';
@@ -45,8 +45,8 @@ async function run(message: RunMessage): Promise<WorkerReply> {
   } catch (error) {
     return failure(ErrorCode.MODEL_LOAD_FAILED, `Loading the ${message.type} handler failed: ${describe(error)}`);
   }
-  const vram = new TaskLease(message);
   const controller = new AbortController();
+  const vram = new TaskLease(message, controller.signal);
   signals.set(message.taskId, controller);
   const ctx: TaskContext = {
     taskId: message.taskId,
@@ -118,13 +118,30 @@ async function unload(type: string): Promise<WorkerReply> {
 /** VRAM a task grows beyond its batch's lease, tagged with the task so a crash can return it. */
 class TaskLease implements TaskVram {
   private lease = -1;
-  constructor(private readonly message: RunMessage) {}
+  constructor(
+    private readonly message: RunMessage,
+    private readonly signal: AbortSignal,
+  ) {}
 
   get extraGb(): number {
     return this.lease === -1 ? 0 : ledger.leaseMiB(this.lease) / 1024;
   }
 
-  grow(gb: number): boolean {
+  /** Tries, then sleeps on the ledger's release counter (no polling) until it fits, times out or the task is stopped. */
+  async grow(gb: number, { timeoutMs = DEFAULT_GROW_TIMEOUT_MS } = {}): Promise<void> {
+    if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) throw new TypeError(`ctx.vram.grow(): expected \`timeoutMs\` to be a number of ms >= 0, got ${String(timeoutMs)}`);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      this.signal.throwIfAborted();
+      const version = ledger.version; // before trying, so a release in between is not missed
+      if (this.tryGrow(gb)) return;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new SchedulerError(ErrorCode.VRAM_GROW_TIMEOUT, `ctx.vram.grow(${gb}): ${gb} GB did not become free on ${this.message.device!.id} within ${timeoutMs} ms`);
+      await Promise.race([ledger.waitForRelease(left, version), aborted(this.signal)]);
+    }
+  }
+
+  tryGrow(gb: number): boolean {
     const device = this.message.device;
     if (device === undefined) throw new Error('this task runs in the free lane (gpu: false): it has no VRAM to grow');
     const mib = checkedMiB(gb, 'grow');
@@ -144,6 +161,13 @@ class TaskLease implements TaskVram {
     if (this.lease !== -1) ledger.release(this.lease);
     this.lease = -1;
   }
+}
+
+const DEFAULT_GROW_TIMEOUT_MS = 30_000;
+
+/** Settles when `signal` aborts (the loop then throws its reason). */
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }
 
 function checkedMiB(gb: number, call: string): number {

@@ -1,5 +1,5 @@
 /**
- * Model-based: fc.commands over submit (with per-task VRAM overrides, priorities, ctx.vram.grow,
+ * Model-based: fc.commands over submit (with per-task VRAM overrides, priorities, ctx.vram.tryGrow,
  * time limits) / finish / fail / crash / cancel (queued or running, handler obeying ctx.signal or
  * not) / restart, run against the REAL scheduler (simulated devices, worker threads, LMDB) with
  * test/fixtures/gated-outcome-handler.mjs, so the test decides when and how each task ends. A small reference model follows along; after
@@ -75,7 +75,7 @@ interface ModelTask {
   outcome?: End;
   /** Submitted with timeoutMs: ends by TIMEOUT, never by the test. */
   timed: boolean;
-  /** MiB its handler asked ctx.vram.grow() for, and what it got (0 until it runs, or when refused). */
+  /** MiB its handler asked ctx.vram.tryGrow() for, and what it got (0 until it runs, or when refused). */
   growMiB: number;
   extraMiB: number;
   /** Terminal events seen for this id, across restarts. */
@@ -418,7 +418,7 @@ interface SubmitItem {
   typeIndex: number;
   priority: Priority;
   vramGb: number | undefined;
-  /** ctx.vram.grow() at start, in GB. */
+  /** ctx.vram.tryGrow() at start, in GB. */
   growGb: number | undefined;
   /** Submitted with timeoutMs (TIMEOUT_MS). */
   timed: boolean;

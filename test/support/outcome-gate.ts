@@ -8,7 +8,7 @@ export interface GateStart {
   type: string;
   device: string | null;
   thread: number;
-  /** Whether ctx.vram.grow(payload.growGb) succeeded; undefined when the payload asked for none. */
+  /** Whether ctx.vram.tryGrow(payload.growGb) succeeded; undefined when the payload asked for none. */
   grew?: boolean;
 }
 
