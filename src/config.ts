@@ -12,6 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { pino, type Logger } from 'pino';
 import { parse as parseYaml } from 'yaml';
 import { InvalidOptionsError, expected } from './errors.js';
+import type { GpuUsageSource } from './gpu/usage.js';
 import { readRetain, type Retain } from './store/retention.js';
 import { gbToMiB } from './units.js';
 import type { DeviceOptions } from './options.js';
@@ -57,7 +58,11 @@ export interface ResolvedConfig {
   types: ReadonlyMap<string, ResolvedType>;
   scheduling: Scheduling;
   retain: Retain;
+  gpuMonitor: GpuMonitorConfig;
 }
+
+/** `false`: off. `source` absent: the system's figures, for detected GPUs only. */
+export type GpuMonitorConfig = false | { intervalMs: number; source?: GpuUsageSource };
 
 /** GB (as users write budgets) → whole MiB (as the ledger counts), rounded up. One definition, in units.ts. */
 export { gbToMiB };
@@ -71,7 +76,7 @@ export const MAX_GB = Math.floor(0x7fffffff / 1024);
 export const MAX_CONCURRENCY = 256;
 export const DEFAULT_MAX_QUEUE_DEPTH = 500;
 
-const OPTION_KEYS = ['types', 'dataDir', 'devices', 'configFile', 'maxQueueDepth', 'logger', 'serviceName', 'freeLaneThreads', 'env', 'retain', ...SCHEDULING_KEYS];
+const OPTION_KEYS = ['types', 'dataDir', 'devices', 'configFile', 'maxQueueDepth', 'logger', 'serviceName', 'freeLaneThreads', 'env', 'retain', 'gpuMonitor', ...SCHEDULING_KEYS];
 const TYPE_KEYS = ['handler', 'vramGb', 'gpu', 'concurrency', 'timeoutMs', 'retries', 'retryBackoffMs', 'idempotent', 'keepAliveMs', 'kvGbPer1kTokens', 'ramGb'];
 const DEVICE_KEYS = ['id', 'vramGb'];
 const FILE_KEYS = ['vram_budgets', 'max_queue_depth'];
@@ -100,6 +105,7 @@ export async function resolveConfig(options: unknown): Promise<ResolvedConfig> {
   const freeLaneThreads = readOptional(options.freeLaneThreads, os.availableParallelism(), isPositiveInt, 'options.freeLaneThreads', 'a positive integer');
   const scheduling = readScheduling(options);
   const retain = readRetain(options.retain);
+  const gpuMonitor = readGpuMonitor(options.gpuMonitor);
   const makeLogger = loggerFactory(options.logger, serviceName, env);
   const drafts = readTypes(options.types);
   const devices = options.devices === undefined ? undefined : readDevices(options.devices);
@@ -119,9 +125,19 @@ export async function resolveConfig(options: unknown): Promise<ResolvedConfig> {
 
   const logger = makeLogger();
   for (const [obj, msg] of warnings) logger.warn(obj, msg);
-  const config: ResolvedConfig = { dataDir, maxQueueDepth: file?.maxQueueDepth ?? optionsDepth, serviceName, freeLaneThreads, logger, types, scheduling, retain };
+  const config: ResolvedConfig = { dataDir, maxQueueDepth: file?.maxQueueDepth ?? optionsDepth, serviceName, freeLaneThreads, logger, types, scheduling, retain, gpuMonitor };
   if (devices !== undefined) config.devices = devices;
   return config;
+}
+
+function readGpuMonitor(value: unknown): GpuMonitorConfig {
+  if (value === false) return false;
+  if (value === undefined) return { intervalMs: 2000 };
+  if (!isDict(value)) throw expected('options.gpuMonitor', '`false` or an object `{ intervalMs?, source? }`', value);
+  checkKeys(value, ['intervalMs', 'source'], (key) => `options.gpuMonitor.${key}`);
+  const intervalMs = readOptional(value.intervalMs, 2000, isPositiveInt, 'options.gpuMonitor.intervalMs', 'a positive integer number of ms');
+  if (value.source !== undefined && typeof value.source !== 'function') throw expected('options.gpuMonitor.source', 'a function returning a promise of readings per device', value.source);
+  return value.source === undefined ? { intervalMs } : { intervalMs, source: value.source as GpuUsageSource };
 }
 
 function resolveBudget(draft: TypeDraft, file: FileSettings | undefined, env: Env, warnings: Warning[]): ResolvedType {

@@ -5,6 +5,9 @@ export type { QueuePosition } from './position.js';
 export { getScheduler, resetScheduler } from './singleton.js';
 export type { SchedulerOptions, TypeOptions, DeviceOptions } from './options.js';
 export type { SubmitOptions, SubmitReceipt } from './submit.js';
+export type { RetentionOptions } from './store/retention.js';
+export type { GpuReading, GpuUsageSource } from './gpu/usage.js';
+export type { ObservedVram } from './gpu/observed.js';
 export type { SchedulerEvents, SchedulerEventName } from './events.js';
 export {
   PRIORITIES,

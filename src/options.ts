@@ -5,6 +5,7 @@
 import type { SchedulingOptions } from './scheduling-options.js';
 import type { Logger } from 'pino';
 import type { RetentionOptions } from './store/retention.js';
+import type { GpuUsageSource } from './gpu/usage.js';
 
 /** One task type: one handler module, one model, one VRAM budget. */
 export interface TypeOptions {
@@ -155,6 +156,15 @@ export interface SchedulerOptions extends SchedulingOptions {
    * @example { maxAgeMs: 24 * 3600_000, maxCount: 10_000 }
    */
   retain?: RetentionOptions | false;
+  /**
+   * The GPU monitor polls real VRAM use per device: VRAM used by other processes is kept out of
+   * what tasks may reserve, and each type's real use is compared with its lease
+   * (`snapshot().observed`, and a warning naming the budget to set). On by default for detected
+   * GPUs (systeminformation and nvidia-smi); off for simulated devices unless a `source` is given.
+   * `false` turns it off.
+   * @default { intervalMs: 2000 }
+   */
+  gpuMonitor?: false | { intervalMs?: number; source?: GpuUsageSource };
   /**
    * Environment read for `VRAM_BUDGET_<TYPE>` and `VRAM_SCHEDULER_LOG_LEVEL`
    * (for tests and embedding).

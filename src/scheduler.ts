@@ -5,7 +5,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { createActor, waitFor, type Actor } from 'xstate';
+import { createActor, waitFor, type Actor, type AnyActorRef } from 'xstate';
+import { gpuMonitor } from './actors/gpu-monitor.js';
+import { VramObservations } from './gpu/observed.js';
+import { systemUsage } from './gpu/usage.js';
 import { createRunTask, executeTask, type TaskRunDeps } from './actors/run-task.js';
 import { TaskControls } from './actors/task-controls.js';
 import { resolveConfig, type ResolvedConfig } from './config.js';
@@ -79,6 +82,8 @@ export class Scheduler extends EventEmitter {
   private readonly backoffs = new Backoffs();
   private readonly runTimes = new RunTimes();
   private readonly retention: Retention;
+  private readonly observations = new VramObservations();
+  private readonly monitor: AnyActorRef | undefined;
   private expiry: NodeJS.Timeout | undefined;
   /** Detaches a submit's AbortSignal listener once its task has ended. */
   private readonly signalCleanups = new Map<string, () => void>();
@@ -168,6 +173,7 @@ export class Scheduler extends EventEmitter {
     this.wake();
     void this.watchReleases();
     this.retention.poke();
+    this.monitor = this.startMonitor();
     const { policy, maxWaitMs } = config.scheduling;
     if (policy === 'queue' && maxWaitMs > 0) {
       this.expiry = setInterval(() => this.expireWaiting(), Math.min(1000, Math.max(10, maxWaitMs / 2)));
@@ -295,6 +301,7 @@ export class Scheduler extends EventEmitter {
       ledger: this.ledger,
       queues: this.queues,
       typeNames: this.config.types.keys(),
+      observations: this.observations,
     });
   }
 
@@ -309,6 +316,7 @@ export class Scheduler extends EventEmitter {
 
   /** Each step runs even if one before it failed (a supervisor that died must not keep threads and the store open). */
   private async shutdown(): Promise<void> {
+    this.monitor?.stop();
     this.freeLane.stop();
     this.ledger.wakeWaiters(); // ends the release watcher
     this.backoffs.clear();
@@ -333,6 +341,26 @@ export class Scheduler extends EventEmitter {
     this.waiters.rejectAll((id) => new SchedulerClosedError(`wait for task ${id}`));
     this.controls.close();
     this.notify('closed');
+  }
+
+  /** Real VRAM use, polled: for detected GPUs, or any devices when a source is given. */
+  private startMonitor(): AnyActorRef | undefined {
+    const { gpuMonitor: options } = this.config;
+    const real = this.config.devices === undefined && this.devices.every((d) => !d.unlimited);
+    const source = options === false ? undefined : (options.source ?? (real ? systemUsage : undefined));
+    if (options === false || source === undefined || this.config.scheduling.policy === 'permissive') return undefined;
+    const monitor = createActor(gpuMonitor, {
+      id: 'gpu-monitor',
+      input: {
+        source,
+        intervalMs: options.intervalMs,
+        ledger: this.ledger,
+        typesOn: (index) => this.snapshot().batches.filter((b) => b.device === this.devices[index]!.id).map((b) => b.type),
+        observations: this.observations,
+        logger: this.config.logger,
+      },
+    });
+    return monitor.start();
   }
 
   /** VRAM given back inside a batch (a lease shrinking, a task's grown VRAM) may let a waiting type start. */

@@ -2,6 +2,7 @@
 import type { AnyActorRef } from 'xstate';
 import type { TaskQueues } from './dispatch/queues.js';
 import type { Device } from './gpu/detect.js';
+import type { ObservedVram, VramObservations } from './gpu/observed.js';
 import type { BatchContext } from './machines/batch.js';
 import type { VramLedger } from './threads/vram-ledger.js';
 import { mibToGb } from './units.js';
@@ -9,12 +10,17 @@ import { mibToGb } from './units.js';
 export interface SchedulerSnapshot {
   /** The supervisor's state: 'idle' | 'dispatching' | 'draining' | 'stopped'. */
   state: string;
-  /** `vramGb` is Infinity for the unlimited device used when no GPU is found. */
-  devices: { id: string; vramGb: number; reservedGb: number }[];
+  /**
+   * `vramGb` is Infinity for the unlimited device used when no GPU is found. `externalGb`: VRAM
+   * the GPU monitor saw used outside the scheduler, not offered to tasks.
+   */
+  devices: { id: string; vramGb: number; reservedGb: number; externalGb: number }[];
   /** Queued tasks per configured type. */
   queues: Record<string, number>;
   /** Live batches: `running` tasks now, `tasks` started so far, `state` of the batch machine. */
   batches: { type: string; device: string; vramGb: number; running: number; tasks: number; state: string }[];
+  /** Per type the GPU monitor has seen run alone on a device: its real peak use against its lease. */
+  observed: Record<string, ObservedVram>;
 }
 
 export interface SnapshotSources {
@@ -23,9 +29,10 @@ export interface SnapshotSources {
   ledger: VramLedger;
   queues: TaskQueues;
   typeNames: Iterable<string>;
+  observations: VramObservations;
 }
 
-export function takeSnapshot({ supervisor, devices, ledger, queues, typeNames }: SnapshotSources): SchedulerSnapshot {
+export function takeSnapshot({ supervisor, devices, ledger, queues, typeNames, observations }: SnapshotSources): SchedulerSnapshot {
   const depths: Record<string, number> = {};
   for (const name of typeNames) depths[name] = queues.depth(name);
   return {
@@ -34,6 +41,7 @@ export function takeSnapshot({ supervisor, devices, ledger, queues, typeNames }:
       id: d.id,
       vramGb: d.unlimited ? Number.POSITIVE_INFINITY : mibToGb(d.capacityMiB),
       reservedGb: mibToGb(ledger.reserved(d.index)),
+      externalGb: mibToGb(ledger.external(d.index)),
     })),
     queues: depths,
     batches: Object.values(supervisor.children).map((child) => {
@@ -41,5 +49,6 @@ export function takeSnapshot({ supervisor, devices, ledger, queues, typeNames }:
       const { type, device, leaseMiB, inFlight, started } = batch.context;
       return { type, device: device.id, vramGb: mibToGb(leaseMiB), running: inFlight, tasks: started, state: String(batch.value) };
     }),
+    observed: observations.all(),
   };
 }

@@ -66,8 +66,7 @@ export async function detectDevices(
     return [{ ...CPU_DEVICE }];
   }
   const devices: Device[] = [];
-  for (const c of Array.isArray(controllers) ? controllers : []) {
-    if (!isNvidia(c)) continue;
+  for (const c of Array.isArray(controllers) ? controllers.filter(isNvidia) : []) {
     const mib = sizeMiB(c);
     if (mib === undefined) {
       logger.warn({ controller: c.name ?? c.model }, 'NVIDIA GPU without a reported memory size: skipped (is nvidia-smi installed?)');
@@ -88,6 +87,11 @@ export async function detectDevices(
   }
   logger.info({ devices }, `Detected ${devices.length} GPU(s): ${devices.map(describe).join(', ')}`);
   return devices;
+}
+
+/** The controllers that become devices, in device order (the GPU monitor reads them the same way). */
+export function gpuControllers(controllers: readonly GpuController[]): GpuController[] {
+  return controllers.filter((c) => isNvidia(c) && sizeMiB(c) !== undefined);
 }
 
 function isNvidia(c: GpuController): boolean {

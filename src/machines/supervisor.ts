@@ -92,7 +92,8 @@ export function createSupervisor(deps: SupervisorDeps) {
         if (waiting.length === 0) return;
         const devices = deps.devices.map((d) => ({
           capacityMiB: deps.ledger.capacity(d.index),
-          reservedMiB: deps.ledger.reserved(d.index),
+          // VRAM used outside the scheduler counts as taken.
+          reservedMiB: deps.ledger.reserved(d.index) + deps.ledger.external(d.index),
         }));
         let started = context.started;
         const batches = { ...context.batches };

@@ -10,7 +10,8 @@
  *   [2] MAGIC         so `attach` refuses a buffer that is not a ledger
  *   [3] DEVICE_COUNT
  *   [4] SLOT_COUNT
- *   then per device d, at 5 + 2d:        capacityMiB, reservedMiB
+ *   then per device d, at 5 + 3d:        capacityMiB, reservedMiB, externalMiB
+ *     (externalMiB: VRAM the GPU monitor saw used outside our leases; not offered to reserves)
  *   then per slot s, at slotsBase + 3s:  deviceIndex + 1 (0 = free slot), mib, tag
  *
  * Every mutation runs under the ledger-wide lock and each critical section is a few
@@ -27,7 +28,7 @@ import { threadId } from 'node:worker_threads';
 export const LEDGER_UNLIMITED_MIB = 0x7fffffff;
 export const LEDGER_DEFAULT_SLOTS = 1024;
 /** Word indexes and sizes of the layout above (tests write raw state through them). */
-export const LEDGER_LOCK = 0, LEDGER_VERSION = 1, LEDGER_HEADER = 5, LEDGER_DEVICE_WORDS = 2, LEDGER_SLOT_WORDS = 3;
+export const LEDGER_LOCK = 0, LEDGER_VERSION = 1, LEDGER_HEADER = 5, LEDGER_DEVICE_WORDS = 3, LEDGER_SLOT_WORDS = 3;
 const MAGIC = 2, DEVICE_COUNT = 3, SLOT_COUNT = 4, LEDGER_MAGIC = 0x5652414d /* 'VRAM' */, MAX_SLOTS = 1 << 20;
 const INT32_MAX = 0x7fffffff, INT32_MIN = -0x80000000;
 /** Spins before parking: a holder leaves within microseconds, parking costs more than that. */
@@ -45,7 +46,7 @@ export interface LedgerLease { lease: number; device: number; mib: number; tag: 
 export interface LedgerSnapshot { devices: { capacityMiB: number; reservedMiB: number }[]; leases: LedgerLease[] }
 export type LedgerWaitResult = 'ok' | 'timed-out' | 'not-equal';
 
-const dev = (d: number): number => LEDGER_HEADER + LEDGER_DEVICE_WORDS * d; // capacity word; reserved is +1
+const dev = (d: number): number => LEDGER_HEADER + LEDGER_DEVICE_WORDS * d; // capacity word; reserved is +1, external +2
 
 export class VramLedger {
   readonly buffer: SharedArrayBuffer;
@@ -94,8 +95,26 @@ export class VramLedger {
   get version(): number { return Atomics.load(this.i32, LEDGER_VERSION); }
   capacity(device: number): number { return Atomics.load(this.i32, this.device(device, 'capacity')); }
   reserved(device: number): number { return Atomics.load(this.i32, this.device(device, 'reserved') + 1); }
-  /** Lock-free; capacity never changes, so this is always within [0, capacity]. */
-  free(device: number): number { return this.capacity(device) - this.reserved(device); }
+  /** VRAM used outside the scheduler (set by the GPU monitor), kept out of what reserves may take. */
+  external(device: number): number { return Atomics.load(this.i32, this.device(device, 'external') + 2); }
+  /** Lock-free: what a reserve may take now, within [0, capacity]. */
+  free(device: number): number { return Math.max(0, this.capacity(device) - this.reserved(device) - this.external(device)); }
+
+  /**
+   * Sets the VRAM used outside the scheduler on `device`. It never takes back a lease: it only
+   * stops new reserves and growth from using that VRAM. Less than before wakes waiters.
+   */
+  setExternal(device: number, mib: number): void {
+    const d = this.device(device, 'setExternal');
+    int('setExternal', 'mib', mib, 0, INT32_MAX);
+    this.lock();
+    let less = false;
+    try {
+      less = mib < Atomics.exchange(this.i32, d + 2, mib);
+    } finally {
+      this.unlock(less);
+    }
+  }
 
   /** Reserve `mib` on `device` if it fits; returns a lease handle (slot index >= 0), or -1 when it does not fit or no slot is free. */
   tryReserve(device: number, mib: number, tag: number): number {
@@ -112,7 +131,7 @@ export class VramLedger {
       try {
         if (Atomics.load(i, s) !== 0) continue; // another thread took it: scan again
         const reserved = Atomics.load(i, d + 1);
-        if (reserved + mib > Atomics.load(i, d)) return -1;
+        if (reserved + Atomics.load(i, d + 2) + mib > Atomics.load(i, d)) return -1;
         Atomics.store(i, s + 1, mib);
         Atomics.store(i, s + 2, tag);
         Atomics.store(i, s, device + 1); // activate last: a half-written slot is never live
@@ -136,7 +155,7 @@ export class VramLedger {
       const d = dev(Atomics.load(i, s) - 1);
       const old = Atomics.load(i, s + 1);
       const reserved = Atomics.load(i, d + 1);
-      if (mib > old && reserved + (mib - old) > Atomics.load(i, d)) return false;
+      if (mib > old && reserved + Atomics.load(i, d + 2) + (mib - old) > Atomics.load(i, d)) return false;
       Atomics.store(i, s + 1, mib);
       Atomics.store(i, d + 1, reserved + mib - old);
       shrunk = mib < old;

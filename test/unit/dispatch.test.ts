@@ -59,7 +59,7 @@ describe('dispatch', () => {
     await s.submit('b', { tag: 'b1' });
     await gate.waitForStarted(2);
     const snapshot = s.snapshot();
-    expect(snapshot.devices).toEqual([{ id: 'gpu0', vramGb: 24, reservedGb: 12.5 }]);
+    expect(snapshot.devices).toEqual([{ id: 'gpu0', vramGb: 24, reservedGb: 12.5, externalGb: 0 }]);
     expect(snapshot.batches.map((b) => [b.type, b.vramGb, b.running]).sort()).toEqual([
       ['a', 5, 1],
       ['b', 7.5, 1],

@@ -1,0 +1,100 @@
+/** The GPU monitor: foreign VRAM use is kept out of reserves; a type's real use over its lease is flagged. */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ErrorCode, type GpuReading } from 'vram-scheduler';
+import { parseComputeApps } from '../../src/gpu/usage.js';
+import { VramLedger } from '../../src/threads/vram-ledger.js';
+import { Gate } from '../support/gate.js';
+import { capturingLogger, closeAll, fixture, start } from '../support/scheduler.js';
+
+const GB = 1024;
+let gate: Gate | undefined;
+afterEach(async () => {
+  gate?.releaseAll();
+  await closeAll();
+  gate?.close();
+  gate = undefined;
+});
+
+/** A source the test sets: what "nvidia-smi" reports for gpu0. */
+function fakeCard(initial: GpuReading) {
+  let reading = initial;
+  return {
+    set: (next: GpuReading) => void (reading = next),
+    gpuMonitor: { intervalMs: 5, source: async () => [reading] },
+  };
+}
+
+describe('GPU monitor', () => {
+  it('keeps VRAM used by another process out of reach, and offers it again when that process lets go', async () => {
+    gate = new Gate();
+    const card = fakeCard({ usedMiB: 14 * GB, ownMiB: 0 });
+    const s = await start({
+      types: { big: { handler: fixture('gated-handler.mjs'), vramGb: 12 }, small: { handler: fixture('gated-handler.mjs'), vramGb: 8 } },
+      gpuMonitor: card.gpuMonitor,
+    });
+    await vi.waitFor(() => expect(s.snapshot().devices[0]!.externalGb).toBe(14));
+    await s.submit('big', { tag: 'big' }); // 12 GB > 24 - 14: waits
+    await s.submit('small', { tag: 'small' }); // 8 GB fits
+    expect((await gate.waitForStarted(1)).map((t) => t.started)).toEqual(['small']);
+    expect(s.snapshot().queues.big).toBe(1);
+    card.set({ usedMiB: 8 * GB, ownMiB: 8 * GB }); // the other process is gone
+    expect((await gate.waitForStarted(2)).map((t) => t.started)).toEqual(['small', 'big']);
+    expect(s.snapshot().devices[0]).toMatchObject({ externalGb: 0, reservedGb: 20 });
+  });
+
+  it("flags a type whose real use exceeds its lease, with the budget to set", async () => {
+    gate = new Gate();
+    const card = fakeCard({ usedMiB: 0, ownMiB: 0 });
+    const { logger, lines } = capturingLogger();
+    const s = await start({ types: { a: { handler: fixture('gated-handler.mjs'), vramGb: 6 } }, gpuMonitor: card.gpuMonitor, logger });
+    await s.submit('a', { tag: 'a' });
+    await gate.waitForStarted(1);
+    card.set({ usedMiB: 9 * GB, ownMiB: 9 * GB });
+    await vi.waitFor(() => expect(s.snapshot().observed.a).toEqual({ peakGb: 9, leaseGb: 6, exceeded: true, suggestedGb: 10 }));
+    expect(lines.filter((l) => String(l.msg).includes('set its vramGb to 10'))).toHaveLength(1);
+  });
+
+  it('without per-process figures, counts use above our leases as foreign (the safe side)', async () => {
+    gate = new Gate();
+    const card = fakeCard({ usedMiB: 2 * GB }); // idle: 2 GB foreign
+    const s = await start({ types: { a: { handler: fixture('gated-handler.mjs'), vramGb: 6 } }, gpuMonitor: card.gpuMonitor });
+    await vi.waitFor(() => expect(s.snapshot().devices[0]!.externalGb).toBe(2));
+    await s.submit('a', { tag: 'a' });
+    await gate.waitForStarted(1);
+    card.set({ usedMiB: 11 * GB }); // ours 9 (over its 6 GB lease): 5 GB above the lease is kept out
+    await vi.waitFor(() => expect(s.snapshot().devices[0]!.externalGb).toBe(5));
+    expect(s.snapshot().observed.a).toMatchObject({ peakGb: 9, exceeded: true });
+  });
+
+  it.each([[0], [1.5], ['fast']])('refuses intervalMs %j with INVALID_OPTIONS', async (intervalMs) => {
+    await expect(start({ types: { a: { handler: fixture('echo-handler.mjs'), vramGb: 1 } }, gpuMonitor: { intervalMs: intervalMs as number } })).rejects.toMatchObject({
+      code: ErrorCode.INVALID_OPTIONS,
+      message: expect.stringContaining('options.gpuMonitor.intervalMs'),
+    });
+  });
+});
+
+describe('ledger external use', () => {
+  it('blocks reserves and growth that would need it; lowering it wakes waiters', async () => {
+    const ledger = VramLedger.create([{ capacityMiB: 10 }]);
+    ledger.setExternal(0, 6);
+    expect(ledger.free(0)).toBe(4);
+    expect(ledger.tryReserve(0, 5, 1)).toBe(-1);
+    const lease = ledger.tryReserve(0, 4, 1);
+    expect(lease).toBeGreaterThanOrEqual(0);
+    expect(ledger.resize(lease, 5)).toBe(false);
+    const woken = ledger.waitForRelease(10_000, ledger.version);
+    ledger.setExternal(0, 0);
+    expect(await woken).toBe('ok');
+    expect(ledger.resize(lease, 10)).toBe(true);
+    ledger.setExternal(0, 3); // more foreign use never takes back a lease
+    expect([ledger.reserved(0), ledger.free(0)]).toEqual([10, 0]);
+  });
+});
+
+describe('nvidia-smi compute apps', () => {
+  it("sums this process's rows per bus id, whatever the bus id's width", () => {
+    const csv = ['00000000:01:00.0, 42, 500', '00000000:01:00.0, 7, 900', '00000000:41:00.0, 42, 1200', '01:00.0, 42, 24', 'garbage', ''].join('\n');
+    expect(parseComputeApps(csv, 42)).toEqual(new Map([['01:00.0', 524], ['41:00.0', 1200]]));
+  });
+});
