@@ -38,6 +38,8 @@ export interface ResolvedType {
   retryBackoffMs: number;
   /** Requeued, not failed, when the process stopped while it ran. */
   idempotent: boolean;
+  /** Its running batches may be preempted by critical/high tasks (with `preemption: true`). */
+  preemptible: boolean;
   /** How long an idle batch keeps its model loaded and its lease; 0 = release at once. */
   keepAliveMs: number;
   /** KV-cache VRAM per 1000 tokens, in GB: a submit's `estimatedTokens` adds to its need. */
@@ -77,7 +79,7 @@ export const MAX_CONCURRENCY = 256;
 export const DEFAULT_MAX_QUEUE_DEPTH = 500;
 
 const OPTION_KEYS = ['types', 'dataDir', 'devices', 'configFile', 'maxQueueDepth', 'logger', 'serviceName', 'freeLaneThreads', 'env', 'retain', 'gpuMonitor', ...SCHEDULING_KEYS];
-const TYPE_KEYS = ['handler', 'vramGb', 'gpu', 'concurrency', 'timeoutMs', 'retries', 'retryBackoffMs', 'idempotent', 'keepAliveMs', 'kvGbPer1kTokens', 'ramGb'];
+const TYPE_KEYS = ['handler', 'vramGb', 'gpu', 'concurrency', 'timeoutMs', 'retries', 'retryBackoffMs', 'idempotent', 'preemptible', 'keepAliveMs', 'kvGbPer1kTokens', 'ramGb'];
 const DEVICE_KEYS = ['id', 'vramGb'];
 const FILE_KEYS = ['vram_budgets', 'max_queue_depth'];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -202,6 +204,7 @@ function readTypes(value: unknown): TypeDraft[] {
       kvGbPer1kTokens: readOptional(t.kvGbPer1kTokens, 0, (v): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= MAX_GB, `${p}.kvGbPer1kTokens`, 'a finite number of GB >= 0'),
       ramGb: readOptional(t.ramGb, 0, (v): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0, `${p}.ramGb`, 'a finite number of GB >= 0'),
       idempotent: readOptional(t.idempotent, false, (v): v is boolean => typeof v === 'boolean', `${p}.idempotent`, 'a boolean'),
+      preemptible: readOptional(t.preemptible, false, (v): v is boolean => typeof v === 'boolean', `${p}.preemptible`, 'a boolean'),
       vramGb: t.vramGb,
     };
   });

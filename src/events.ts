@@ -13,11 +13,13 @@ export interface SchedulerEvents {
   'task:failed': (result: TaskResult) => void;
   /** A task failed with attempts left (its type's `retries`): it is queued again and starts after `delayMs`. */
   'task:retrying': (event: { id: string; type: string; attempts: number; delayMs: number; error: TaskError }) => void;
+  /** A higher-priority task preempted it: it is queued again at the head of its line (`checkpointed`: its handler saved state for `ctx.resumeFrom`). */
+  'task:preempted': (event: { id: string; type: string; checkpointed: boolean }) => void;
   /** A task was cancelled (by `cancel()`, `clear()` or its submit's AbortSignal); durable. */
   'task:cancelled': (result: TaskResult) => void;
   /** A batch reserved VRAM on a device and started taking its type's tasks. */
   'batch:started': (event: { type: string; device: string; vramGb: number }) => void;
-  /** A batch ended (`reason`: its queue ran dry, an override could not grow, its quantum ran out while another type waited, or close()), unloaded its model and returned its VRAM. */
+  /** A batch ended (`reason`: its queue ran dry, an override could not grow, its quantum ran out while another type waited, it was evicted or preempted, or close()), unloaded its model and returned its VRAM. */
   'batch:ended': (event: { type: string; device: string; tasks: number; reason: BatchEndReason }) => void;
   /** `close()` finished: threads stopped, store closed. */
   closed: () => void;

@@ -61,6 +61,16 @@ export interface TypeOptions {
    */
   idempotent?: boolean;
   /**
+   * With the scheduler's `preemption: true`, a running batch of this type may be stopped for a
+   * critical or high task of another type that cannot fit otherwise. Its handlers see
+   * `ctx.signal` abort with reason 'preempted' and may `await ctx.checkpoint(state)`; each task
+   * goes back to its place in line and gets the state back as `ctx.resumeFrom`. A handler that
+   * does not settle within `cancelGraceMs` has its thread terminated (and restarts from its last
+   * checkpoint, if any). Preemptions do not count as attempts.
+   * @default false
+   */
+  preemptible?: boolean;
+  /**
    * How long a batch whose queue is empty stays warm: its thread keeps the loaded model and
    * its lease, so a new task of the type starts without `load()`. A type that needs the VRAM
    * evicts idle warm batches, least recently used first. 0 releases at once.

@@ -127,6 +127,7 @@ export class Scheduler extends EventEmitter {
       finished: (record) => this.taskFinished(record),
       recorded: (committing) => this.track(committing),
       retry: (record, error) => this.retryLater(record, error),
+      preempted: (record, checkpoint) => this.requeuePreempted(record, checkpoint),
       broken: (entry, error) => this.taskBroken(entry, error),
     };
     const freeTypes = [...config.types.values()].filter((t) => !t.gpu);
@@ -147,6 +148,9 @@ export class Scheduler extends EventEmitter {
         this.wake(); // a type waiting for VRAM may now evict it
       },
       othersWaitFor: (type, device) => othersWaitFor(this.waitingForVram, type, this.ledger.capacity(device)),
+      preempt: (taskIds) => {
+        for (const id of taskIds) this.controls.stop(id, 'preempted');
+      },
     });
     this.supervisor = createActor(
       createSupervisor({
@@ -396,6 +400,16 @@ export class Scheduler extends EventEmitter {
     });
     this.track(requeued.catch((e: unknown) => this.taskBroken(record, e)));
     return true;
+  }
+
+  /** A preempted task goes back to the head of its line at once, durably, with its handler's checkpoint. */
+  private requeuePreempted(record: TaskRecord, checkpoint: { state: unknown } | undefined): void {
+    const requeued = this.store.requeue(record.id, { preempted: { checkpoint } }).then((entry) => {
+      this.queues.pushFront(entry);
+      this.notify('task:preempted', { id: record.id, type: record.type, checkpointed: checkpoint !== undefined });
+      this.wake();
+    });
+    this.track(requeued.catch((e: unknown) => this.taskBroken(record, e)));
   }
 
   private cancelQueued(task: { id: string; type: string }): Promise<void> {

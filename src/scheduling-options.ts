@@ -48,18 +48,27 @@ export interface SchedulingOptions {
    * @default 0
    */
   maxWaitMs?: number;
+  /**
+   * A critical or high task whose type cannot fit may preempt running batches of lower
+   * priority whose type is `preemptible`: their handlers see `ctx.signal` abort with reason
+   * 'preempted', may save `ctx.checkpoint(state)`, and go back to their place in line.
+   * @default false
+   */
+  preemption?: boolean;
 }
 
 export type Scheduling = Required<SchedulingOptions>;
 
-export const SCHEDULING_KEYS = ['priorityScheduling', 'agingMs', 'starvationMs', 'quantumMs', 'cancelGraceMs', 'policy', 'maxWaitMs'] as const;
+export const SCHEDULING_KEYS = ['priorityScheduling', 'agingMs', 'starvationMs', 'quantumMs', 'cancelGraceMs', 'policy', 'maxWaitMs', 'preemption'] as const;
 const POLICIES = ['queue', 'safety', 'permissive'] as const;
 
-export const DEFAULT_SCHEDULING: Scheduling = { priorityScheduling: true, agingMs: 60_000, starvationMs: 120_000, quantumMs: 60_000, cancelGraceMs: 5_000, policy: 'queue', maxWaitMs: 0 };
+export const DEFAULT_SCHEDULING: Scheduling = { priorityScheduling: true, agingMs: 60_000, starvationMs: 120_000, quantumMs: 60_000, cancelGraceMs: 5_000, policy: 'queue', maxWaitMs: 0, preemption: false };
 
 export function readScheduling(options: Record<string, unknown>): Scheduling {
   const { priorityScheduling = DEFAULT_SCHEDULING.priorityScheduling } = options;
   if (typeof priorityScheduling !== 'boolean') throw expected('options.priorityScheduling', 'a boolean', priorityScheduling);
+  const { preemption = DEFAULT_SCHEDULING.preemption } = options;
+  if (typeof preemption !== 'boolean') throw expected('options.preemption', 'a boolean', preemption);
   const ms = (key: 'agingMs' | 'starvationMs' | 'quantumMs' | 'cancelGraceMs' | 'maxWaitMs'): number => {
     const value = options[key] ?? DEFAULT_SCHEDULING[key];
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
@@ -77,5 +86,6 @@ export function readScheduling(options: Record<string, unknown>): Scheduling {
     cancelGraceMs: ms('cancelGraceMs'),
     policy: policy as Scheduling['policy'],
     maxWaitMs: ms('maxWaitMs'),
+    preemption,
   };
 }

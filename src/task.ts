@@ -43,6 +43,10 @@ export interface TaskRecord<P = unknown, R = unknown> {
   attempts?: number;
   /** Why the previous attempt did not succeed, when the task was queued again. */
   lastError?: TaskError;
+  /** Times a higher-priority task preempted it (these do not count as attempts). */
+  preemptions?: number;
+  /** What its handler saved with `ctx.checkpoint()` when preempted; handed back as `ctx.resumeFrom`. */
+  checkpoint?: unknown;
 }
 
 /** What `wait()` and `result()` return once a task has ended. */

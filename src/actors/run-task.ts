@@ -26,6 +26,8 @@ export interface TaskRunDeps {
   recorded(committing: Promise<void>): void;
   /** Whether a failed attempt is tried again (the scheduler requeues it after a backoff). */
   retry(record: TaskRecord, error: TaskError): boolean;
+  /** A preempted task goes back to its place in line, with the state its handler saved. */
+  preempted(record: TaskRecord, checkpoint: { state: unknown } | undefined): void;
   /** A store failure: the task cannot be recorded; the scheduler logs it. */
   broken(entry: QueueEntry, error: unknown): void;
 }
@@ -36,6 +38,8 @@ export interface RunTaskInput {
 }
 
 type Outcome = Pick<FinishFields, 'status' | 'value' | 'error'>;
+/** A preempted run does not end the task: it is queued again. */
+type Preempted = { preempted: { state: unknown } | undefined };
 
 /**
  * Resolves as soon as the task's thread is free again (the worker replied), so its batch can
@@ -43,7 +47,7 @@ type Outcome = Pick<FinishFields, 'status' | 'value' | 'error'>;
  */
 export async function executeTask(deps: TaskRunDeps, { entry, device }: RunTaskInput): Promise<void> {
   const control = deps.controls.begin(entry.id, deps.timeoutMs(entry));
-  let outcome: Outcome;
+  let outcome: Outcome | Preempted;
   try {
     let record: TaskRecord;
     try {
@@ -56,7 +60,8 @@ export async function executeTask(deps: TaskRunDeps, { entry, device }: RunTaskI
       return;
     }
     deps.started(record);
-    outcome = control.reason ? stopped(control.reason, deps.timeoutMs(entry)) : await runInPool(deps, entry, device, record, control);
+    outcome = control.reason ? stopped(control.reason, deps.timeoutMs(entry), control) : await runInPool(deps, entry, device, record, control);
+    if ('preempted' in outcome) return deps.preempted(record, outcome.preempted);
     if (outcome.error && RETRYABLE.has(outcome.error.code) && deps.retry(record, outcome.error)) return;
   } finally {
     deps.controls.end(entry.id);
@@ -64,7 +69,7 @@ export async function executeTask(deps: TaskRunDeps, { entry, device }: RunTaskI
   deps.recorded(recordOutcome(deps.store, entry.id, outcome).then(deps.finished, (error: unknown) => deps.broken(entry, error)));
 }
 
-async function runInPool(deps: TaskRunDeps, entry: QueueEntry, device: Device | undefined, record: TaskRecord, control: TaskControl): Promise<Outcome> {
+async function runInPool(deps: TaskRunDeps, entry: QueueEntry, device: Device | undefined, record: TaskRecord, control: TaskControl): Promise<Outcome | Preempted> {
   let reply: WorkerReply;
   try {
     reply = await deps.pools.run(
@@ -75,6 +80,7 @@ async function runInPool(deps: TaskRunDeps, entry: QueueEntry, device: Device | 
         type: entry.type,
         payload: record.payload,
         ...(device ? { device: { id: device.id, index: device.index } } : {}),
+        ...(record.checkpoint === undefined ? {} : { resumeFrom: record.checkpoint }),
       },
       control.hardStop.signal,
     );
@@ -83,15 +89,18 @@ async function runInPool(deps: TaskRunDeps, entry: QueueEntry, device: Device | 
     deps.ledger.releaseTagged(entry.seq);
     reply = { ok: false, error: { code: ErrorCode.WORKER_CRASHED, message: crashMessage(error) } };
   }
+  // A preempted task that finished anyway keeps its result; one that stopped goes back in line.
+  if (control.reason === 'preempted') return reply.ok ? { status: 'succeeded', value: reply.value } : { preempted: reply.checkpoint ?? control.checkpoint };
   // A task asked to stop ends as stopped, whatever its handler did after the request.
-  if (control.reason) return stopped(control.reason, deps.timeoutMs(entry));
+  if (control.reason) return stopped(control.reason, deps.timeoutMs(entry), control);
   return reply.ok ? { status: 'succeeded', value: reply.value } : { status: 'failed', error: reply.error };
 }
 
 /** Failures worth another attempt: the handler's own error, or its thread dying. */
 const RETRYABLE = new Set<string>([ErrorCode.HANDLER_ERROR, ErrorCode.WORKER_CRASHED]);
 
-function stopped(reason: StopReason, timeoutMs: number): Outcome {
+function stopped(reason: StopReason, timeoutMs: number, control: TaskControl): Outcome | Preempted {
+  if (reason === 'preempted') return { preempted: control.checkpoint };
   return reason === 'timeout'
     ? { status: 'failed', error: { code: ErrorCode.TIMEOUT, message: `the task ran longer than its time limit (${timeoutMs} ms)` } }
     : { status: 'cancelled', error: { code: ErrorCode.CANCELLED, message: 'cancelled while running' } };

@@ -1,24 +1,24 @@
 /**
- * The running tasks a caller can still stop. cancel() and timeouts abort the task's
+ * The running tasks a caller can still stop. cancel(), timeouts and preemption abort the task's
  * `ctx.signal` in its worker (over a BroadcastChannel every worker of this scheduler listens
  * on); if the handler has not settled after the grace period, the Piscina run is aborted,
  * which terminates its thread (the ledger then takes back whatever that thread held).
+ * Handlers' checkpoints come back on the same channel, so one saved before a hard stop is kept.
  */
 import { BroadcastChannel } from 'node:worker_threads';
 
-export type StopReason = 'cancelled' | 'timeout';
+export type StopReason = 'cancelled' | 'timeout' | 'preempted';
 
-/** What a worker receives on the abort channel. */
-export interface AbortMessage {
-  taskId: string;
-  reason: StopReason;
-}
+/** Main → workers: abort this task's ctx.signal. Workers → main: the state a preempted handler saved. */
+export type ControlMessage = { op: 'abort'; taskId: string; reason: StopReason } | { op: 'checkpoint'; taskId: string; state: unknown };
 
 export interface TaskControl {
   /** Set once the task was asked to stop. */
   reason: StopReason | undefined;
   /** Aborting it terminates the task's thread: the last resort after the grace period. */
   readonly hardStop: AbortController;
+  /** The last state its handler saved with ctx.checkpoint(), if any. */
+  checkpoint?: { state: unknown };
 }
 
 interface Entry {
@@ -35,6 +35,11 @@ export class TaskControls {
     private readonly graceMs: number,
   ) {
     this.channel = new BroadcastChannel(channelName);
+    this.channel.onmessage = (event) => {
+      const message = (event as { data: ControlMessage }).data;
+      const entry = message.op === 'checkpoint' ? this.running.get(message.taskId) : undefined;
+      if (entry && message.op === 'checkpoint') entry.control.checkpoint = { state: message.state };
+    };
     this.channel.unref();
   }
 
@@ -50,9 +55,13 @@ export class TaskControls {
   stop(id: string, reason: StopReason): boolean {
     const entry = this.running.get(id);
     if (!entry) return false;
-    if (entry.control.reason !== undefined) return true;
+    if (entry.control.reason !== undefined) {
+      // A cancel or timeout while being preempted ends the task instead of requeueing it.
+      if (entry.control.reason === 'preempted' && reason !== 'preempted') entry.control.reason = reason;
+      return true;
+    }
     entry.control.reason = reason;
-    this.channel.postMessage({ taskId: id, reason } satisfies AbortMessage);
+    this.channel.postMessage({ op: 'abort', taskId: id, reason } satisfies ControlMessage);
     entry.timers.push(setTimeout(() => entry.control.hardStop.abort(reason), this.graceMs));
     return true;
   }

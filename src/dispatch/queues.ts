@@ -18,6 +18,13 @@ class Fifo<T> {
     this.length++;
   }
 
+  unshift(item: T): void {
+    if (this.length === this.items.length) this.grow();
+    this.head = (this.head - 1) & (this.items.length - 1);
+    this.items[this.head] = item;
+    this.length++;
+  }
+
   peek(): T | undefined {
     return this.length === 0 ? undefined : this.items[this.head];
   }
@@ -78,6 +85,14 @@ export class TaskQueues {
   push(entry: QueueEntry): void {
     const queue = this.queue(entry.type);
     queue.lanes[this.lane(entry)]!.push(entry);
+    queue.depth++;
+    this.total++;
+  }
+
+  /** Puts a task back at the head of its lane: a preempted task resumes before the tasks behind it. */
+  pushFront(entry: QueueEntry): void {
+    const queue = this.queue(entry.type);
+    queue.lanes[this.lane(entry)]!.unshift(entry);
     queue.depth++;
     this.total++;
   }

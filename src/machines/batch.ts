@@ -6,8 +6,8 @@
  *
  *   running ⇄ warm (queue empty: model loaded, lease held, for keepAliveMs) ──(expired, EVICT)─┐
  *   running ──(queue empty, nothing in flight, keepAliveMs 0)───────────▶ unloading ─▶ released
- *      └──(STOP; the next task needs VRAM that is not free; quantum spent
- *          while another type waits for this device's VRAM)──▶ finishing ─┘
+ *      └──(STOP; PREEMPT; the next task needs VRAM that is not free; quantum
+ *          spent while another type waits for this device's VRAM)──▶ finishing ─┘
  *
  * The machine holds control only: counts and the lease handle. Tasks stay in the queues.
  */
@@ -16,6 +16,7 @@ import type { RunTaskInput } from '../actors/run-task.js';
 import type { TaskQueues } from '../dispatch/queues.js';
 import type { Device } from '../gpu/detect.js';
 import type { VramLedger } from '../threads/vram-ledger.js';
+import { PRIORITY_RANK } from '../task.js';
 
 export interface BatchDeps {
   queues: TaskQueues;
@@ -28,6 +29,8 @@ export interface BatchDeps {
   othersWaitFor(type: string, device: number): boolean;
   /** The batch went warm: nothing of it runs now (drain() may be waiting for that). */
   wentWarm(): void;
+  /** Asks these running tasks to stop for preemption (their ctx.signal aborts with 'preempted'). */
+  preempt(taskIds: string[]): void;
 }
 
 export interface BatchInput {
@@ -49,7 +52,7 @@ export interface BatchInput {
 }
 
 /** Why a batch ended: its queue ran dry, the next task needed VRAM it could not grow to, its quantum ran out while another type waited, or close() stopped it. */
-export type BatchEndReason = 'drained' | 'blocked' | 'yielded' | 'stopped' | 'idle' | 'evicted';
+export type BatchEndReason = 'drained' | 'blocked' | 'yielded' | 'stopped' | 'idle' | 'evicted' | 'preempted';
 
 export interface BatchContext extends BatchInput {
   inFlight: number;
@@ -59,6 +62,8 @@ export interface BatchContext extends BatchInput {
   ending: Exclude<BatchEndReason, 'drained'> | undefined;
   /** Epoch ms it last went warm: eviction takes the least recently used first. */
   idleSince: number;
+  /** Most urgent priority rank among the tasks it started (0 = critical): preemption spares batches as urgent as the waiting task. */
+  bestRank: number;
 }
 
 /** The batch's output, in the `xstate.done.actor.*` event its parent receives once the lease is returned. */
@@ -69,7 +74,7 @@ export interface BatchOutput {
   reason: BatchEndReason;
 }
 
-export type BatchEvent = { type: 'TASKS_AVAILABLE' } | { type: 'STOP' } | { type: 'EVICT' } | DoneActorEvent;
+export type BatchEvent = { type: 'TASKS_AVAILABLE' } | { type: 'STOP' } | { type: 'EVICT' } | { type: 'PREEMPT' } | DoneActorEvent;
 
 export function createBatchMachine(deps: BatchDeps) {
   return setup({
@@ -81,7 +86,7 @@ export function createBatchMachine(deps: BatchDeps) {
     actions: {
       /** Takes queued tasks while there is room; grows the lease for a task that overrides its budget. */
       fill: enqueueActions(({ context, enqueue }) => {
-        let { inFlight, leaseMiB, started } = context;
+        let { inFlight, leaseMiB, started, bestRank } = context;
         let ending: BatchContext['ending'];
         while (inFlight < context.concurrency) {
           const entry = deps.queues.peek(context.type);
@@ -102,8 +107,9 @@ export function createBatchMachine(deps: BatchDeps) {
           enqueue.spawnChild('runTask', { id: `task:${entry.id}`, input: { entry, device: context.device } });
           inFlight++;
           started++;
+          bestRank = Math.min(bestRank, PRIORITY_RANK[entry.priority]);
         }
-        enqueue.assign({ inFlight, leaseMiB, started, ending });
+        enqueue.assign({ inFlight, leaseMiB, started, ending, bestRank });
       }),
       /** A task ended: once nothing is in flight, give back what was grown for an override. */
       taskDone: assign(({ context }) => {
@@ -118,6 +124,12 @@ export function createBatchMachine(deps: BatchDeps) {
       forgetTask: stopChild(({ event }) => (event as DoneActorEvent).actorId),
       releaseLease: ({ context }) => deps.ledger.release(context.lease),
       stopping: assign({ ending: 'stopped' as const }),
+      /** Every running task is asked to stop; each goes back to its queue when it has. */
+      preempting: enqueueActions(({ enqueue, self }) => {
+        enqueue.assign({ ending: 'preempted' as const });
+        const taskIds = Object.keys(self.getSnapshot().children).map((child) => child.slice('task:'.length));
+        enqueue(() => deps.preempt(taskIds));
+      }),
       evicted: assign({ ending: 'evicted' as const }),
       expired: assign({ ending: 'idle' as const }),
       cooled: assign({ idleSince: () => Date.now() }),
@@ -133,7 +145,7 @@ export function createBatchMachine(deps: BatchDeps) {
     },
   }).createMachine({
     id: 'batch',
-    context: ({ input }) => ({ ...input, inFlight: 0, started: 0, ending: undefined, idleSince: 0 }),
+    context: ({ input }) => ({ ...input, inFlight: 0, started: 0, ending: undefined, idleSince: 0, bestRank: Number.POSITIVE_INFINITY }),
     initial: 'running',
     states: {
       running: {
@@ -142,6 +154,7 @@ export function createBatchMachine(deps: BatchDeps) {
           TASKS_AVAILABLE: { actions: 'fill' },
           'xstate.done.actor.*': { actions: ['forgetTask', 'taskDone', 'fill'] },
           STOP: { target: 'finishing', actions: 'stopping' },
+          PREEMPT: { target: 'finishing', actions: 'preempting' },
         },
         always: [
           { guard: 'ending', target: 'finishing' },
@@ -154,6 +167,7 @@ export function createBatchMachine(deps: BatchDeps) {
         on: {
           TASKS_AVAILABLE: 'running',
           EVICT: { target: 'unloading', actions: 'evicted' },
+          PREEMPT: { target: 'unloading', actions: 'evicted' },
           STOP: { target: 'unloading', actions: 'stopping' },
         },
         after: { keepAlive: { target: 'unloading', actions: 'expired' } },

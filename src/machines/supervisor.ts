@@ -6,9 +6,11 @@
  *   idle ──WAKE / a batch done──▶ dispatching ──▶ idle
  *     └──CLOSE──▶ draining ──(last batch ended)──▶ stopped
  */
-import { enqueueActions, setup, stopChild } from 'xstate';
+import { enqueueActions, setup, stopChild, type AnyActorRef } from 'xstate';
 import type { ResolvedType } from '../config.js';
-import { decide, type WaitingType, type WarmBatch } from '../dispatch/rule.js';
+import { choosePreemption, PREEMPTING_RANK, type RunningBatch } from '../dispatch/preempt.js';
+import { compareWaiting, decide, type DeviceState, type WaitingType, type WarmBatch } from '../dispatch/rule.js';
+import { PRIORITY_RANK } from '../task.js';
 import type { TaskQueues } from '../dispatch/queues.js';
 import type { Device } from '../gpu/detect.js';
 import type { Scheduling } from '../scheduling-options.js';
@@ -59,6 +61,8 @@ export function createSupervisor(deps: SupervisorDeps) {
         const waiting: WaitingType[] = [];
         const ramBlocked: string[] = [];
         const warm: WarmBatch[] = [];
+        /** Head task's priority rank as submitted, per waiting type: only real urgency preempts. */
+        const submittedRank = new Map<string, number>();
         for (const [type, id] of Object.entries(context.batches)) {
           const batch = self.getSnapshot().children[id]?.getSnapshot() as { value: unknown; context: BatchContext } | undefined;
           // A warm batch with queued tasks is about to run them (TASKS_AVAILABLE below): not evictable.
@@ -77,6 +81,7 @@ export function createSupervisor(deps: SupervisorDeps) {
             continue;
           }
           const { entry, rank } = deps.queues.head(type, now)!;
+          submittedRank.set(type, PRIORITY_RANK[entry.priority]);
           waiting.push({
             type,
             depth: deps.queues.depth(type),
@@ -90,11 +95,7 @@ export function createSupervisor(deps: SupervisorDeps) {
         // Waiting for system memory, not VRAM: Infinity keeps the idle tick going without making batches yield.
         for (const type of ramBlocked) deps.waitingForVram.set(type, Number.POSITIVE_INFINITY);
         if (waiting.length === 0) return;
-        const devices = deps.devices.map((d) => ({
-          capacityMiB: deps.ledger.capacity(d.index),
-          // VRAM used outside the scheduler counts as taken.
-          reservedMiB: deps.ledger.reserved(d.index) + deps.ledger.external(d.index),
-        }));
+        const devices = deviceStates(deps);
         let started = context.started;
         const batches = { ...context.batches };
         const starting = new Set<string>();
@@ -126,6 +127,15 @@ export function createSupervisor(deps: SupervisorDeps) {
         }
         for (const w of waiting) if (!starting.has(w.type)) deps.waitingForVram.set(w.type, w.needMiB);
         enqueue.assign({ batches, started });
+        if (!deps.scheduling.preemption) return;
+        const urgent = waiting.filter((w) => !starting.has(w.type) && submittedRank.get(w.type)! <= PREEMPTING_RANK).sort(compareWaiting)[0];
+        if (urgent === undefined) return;
+        const victims = choosePreemption(
+          { type: urgent.type, rank: submittedRank.get(urgent.type)!, needMiB: urgent.needMiB },
+          liveBatches(context.batches, self.getSnapshot().children, deps.types),
+          deviceStates(deps),
+        );
+        for (const victim of victims) enqueue.sendTo(context.batches[victim.type]!, { type: 'PREEMPT' });
       }),
       forgetBatch: enqueueActions(({ context, event, enqueue }) => {
         const { output } = event as BatchDone;
@@ -180,6 +190,22 @@ export type SupervisorMachine = ReturnType<typeof createSupervisor>;
 export function othersWaitFor(waitingForVram: ReadonlyMap<string, number>, type: string, capacityMiB: number): boolean {
   for (const [waiting, needMiB] of waitingForVram) if (waiting !== type && needMiB <= capacityMiB) return true;
   return false;
+}
+
+/** What the rule sees of each device: VRAM used outside the scheduler counts as taken. */
+function deviceStates({ devices, ledger }: SupervisorDeps): DeviceState[] {
+  return devices.map((d) => ({ capacityMiB: ledger.capacity(d.index), reservedMiB: ledger.reserved(d.index) + ledger.external(d.index) }));
+}
+
+/** Live batches as preemption sees them; a warm batch runs nothing, so any may make room. */
+function liveBatches(batches: Record<string, string>, children: Record<string, AnyActorRef | undefined>, types: ReadonlyMap<string, ResolvedType>): RunningBatch[] {
+  return Object.values(batches).flatMap((id) => {
+    const batch = children[id]?.getSnapshot() as { status: string; value: unknown; context: BatchContext } | undefined;
+    if (batch?.status !== 'active') return [];
+    const { type, device, leaseMiB, bestRank, ending } = batch.context;
+    const warm = batch.value === 'warm';
+    return [{ type, device: device.index, mib: leaseMiB, rank: warm ? Number.POSITIVE_INFINITY : bestRank, preemptible: warm || types.get(type)!.preemptible, ending: ending !== undefined || batch.value === 'unloading' }];
+  });
 }
 
 /** Half the shortest time-based interval, between 10 ms and 1 s. */

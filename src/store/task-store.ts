@@ -150,15 +150,29 @@ export class TaskStore {
     return this.#settle(next, done);
   }
 
-  /** running → queued again (a retry, or an idempotent task after a crash), at its original place in line: one transaction. */
-  requeue(id: string, fields: { lastError: TaskError }): Promise<QueueEntry> {
+  /**
+   * running → queued again, at its original place in line: one transaction. A retry records
+   * `lastError`; a preemption does not count as an attempt and keeps the handler's checkpoint.
+   */
+  requeue(id: string, fields: { lastError: TaskError } | { preempted: { checkpoint: { state: unknown } | undefined } }): Promise<QueueEntry> {
     if (this.#closed) return this.#rejectClosed('requeue');
     const current = this.get(id);
     if (current === undefined) return Promise.reject(new TaskNotFoundError(id));
     if (current.status !== 'running') return Promise.reject(new StoreError(`Cannot requeue task ${JSON.stringify(id)}: it is ${current.status}, not running`));
-    const next: TaskRecord = { ...current, status: 'queued', lastError: fields.lastError };
+    const next: TaskRecord = { ...current, status: 'queued' };
+    if ('lastError' in fields) next.lastError = fields.lastError;
+    else {
+      next.attempts = (current.attempts ?? 1) - 1;
+      next.preemptions = (current.preemptions ?? 0) + 1;
+      if (fields.preempted.checkpoint !== undefined) next.checkpoint = fields.preempted.checkpoint.state;
+    }
     const entry = entryOf(next);
-    const done = this.#tasks.put(id, next);
+    let done: Promise<boolean>;
+    try {
+      done = this.#tasks.put(id, next); // first: only a checkpoint can fail to encode
+    } catch (cause) {
+      return Promise.reject(new StoreError(`Cannot store the checkpoint of task ${JSON.stringify(id)} (${describe(cause)}): checkpoint plain data`, { cause }));
+    }
     this.#queue.put(queueKey(next), entry);
     this.#running.remove(id);
     return this.#settle(next, done).then(() => entry);

@@ -36,9 +36,20 @@ export interface LoadContext {
 /** Given to `run()` with each task. */
 export interface TaskContext extends LoadContext {
   taskId: string;
-  /** Aborted when the task must stop: `signal.reason` is 'cancelled' or 'timeout'. Settle soon after: past the grace period the thread is terminated. */
+  /**
+   * Aborted when the task must stop: `signal.reason` is 'cancelled', 'timeout' or 'preempted'.
+   * Settle soon after: past the grace period the thread is terminated.
+   */
   signal: AbortSignal;
   vram: TaskVram;
+  /**
+   * Saves `state` (structured-cloneable) for a preempted task: it goes back to its place in line
+   * and its next run gets the state as `ctx.resumeFrom`. Call it once `signal` aborts with
+   * 'preempted' (or at any safe point); the last call wins.
+   */
+  checkpoint(state: unknown): Promise<void>;
+  /** The state the task's last preempted run saved with `checkpoint()`; undefined on a first run. */
+  resumeFrom: unknown;
 }
 
 export interface HandlerDefinition<Payload = unknown, Result = unknown, Model = undefined> {

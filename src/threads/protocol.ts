@@ -9,7 +9,7 @@ export interface WorkerSetup {
   ledger: SharedArrayBuffer;
   logLevel: string;
   serviceName: string;
-  /** BroadcastChannel name carrying AbortMessages (task id, reason) for `ctx.signal`. */
+  /** BroadcastChannel name carrying ControlMessages: aborts for `ctx.signal`, checkpoints back. */
   abortChannel: string;
 }
 
@@ -21,6 +21,8 @@ export interface RunMessage {
   type: string;
   payload: unknown;
   device?: TaskDevice;
+  /** The state a preempted run saved, for `ctx.resumeFrom`. */
+  resumeFrom?: unknown;
 }
 
 /** The batch is over: run the handler's `unload()` and forget the model. */
@@ -31,4 +33,5 @@ export interface UnloadMessage {
 
 export type WorkerMessage = RunMessage | UnloadMessage;
 
-export type WorkerReply = { ok: true; value: unknown } | { ok: false; error: TaskError };
+/** `checkpoint`: the state the handler saved with ctx.checkpoint() during this run, if any. */
+export type WorkerReply = ({ ok: true; value: unknown } | { ok: false; error: TaskError }) & { checkpoint?: { state: unknown } };

@@ -5,7 +5,7 @@
  * thread itself died.
  */
 import { BroadcastChannel, threadId, workerData } from 'node:worker_threads';
-import type { AbortMessage } from '../actors/task-controls.js';
+import type { ControlMessage } from '../actors/task-controls.js';
 import { pino } from 'pino';
 import { ErrorCode, SchedulerError } from '../errors.js';
 import { gbToMiB } from '../units.js';
@@ -26,8 +26,8 @@ interface Warm {
 const signals = new Map<string, AbortController>();
 const aborts = new BroadcastChannel(setup.abortChannel);
 aborts.onmessage = (event) => {
-  const { taskId, reason } = (event as { data: AbortMessage }).data;
-  signals.get(taskId)?.abort(reason);
+  const message = (event as { data: ControlMessage }).data;
+  if (message.op === 'abort') signals.get(message.taskId)?.abort(message.reason);
 };
 aborts.unref();
 
@@ -48,6 +48,7 @@ async function run(message: RunMessage): Promise<WorkerReply> {
   const controller = new AbortController();
   const vram = new TaskLease(message, controller.signal);
   signals.set(message.taskId, controller);
+  let saved: { state: unknown } | undefined;
   const ctx: TaskContext = {
     taskId: message.taskId,
     type: message.type,
@@ -55,13 +56,20 @@ async function run(message: RunMessage): Promise<WorkerReply> {
     signal: controller.signal,
     log: log.child({ type: message.type, taskId: message.taskId }),
     vram,
+    resumeFrom: message.resumeFrom,
+    async checkpoint(state) {
+      // Posted at once as well as returned with the reply: it survives the thread being terminated.
+      aborts.postMessage({ op: 'checkpoint', taskId: message.taskId, state } satisfies ControlMessage);
+      saved = { state };
+    },
   };
+  const withCheckpoint = (reply: WorkerReply): WorkerReply => (saved === undefined ? reply : { ...reply, checkpoint: saved });
   try {
     const value = await ready.handler.run(message.payload, ctx, ready.model);
     const problem = cloneProblem(value);
-    return problem === undefined ? { ok: true, value } : failure(ErrorCode.HANDLER_ERROR, problem);
+    return withCheckpoint(problem === undefined ? { ok: true, value } : failure(ErrorCode.HANDLER_ERROR, problem));
   } catch (error) {
-    return failure(ErrorCode.HANDLER_ERROR, describe(error));
+    return withCheckpoint(failure(ErrorCode.HANDLER_ERROR, describe(error)));
   } finally {
     vram.releaseAll();
     signals.delete(message.taskId);

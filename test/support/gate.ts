@@ -7,6 +7,8 @@ export interface Started {
   device: string | null;
   thread: number;
   grew?: boolean;
+  /** checkpoint-handler.mjs: the state it resumed from (null on a first run). */
+  resumeFrom?: unknown;
 }
 
 export class Gate {
