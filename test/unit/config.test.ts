@@ -48,7 +48,7 @@ describe('resolveConfig: defaults and top level', () => {
       name: 'cover_letter', handlerUrl: pathToFileURL(HANDLER).href, gpu: true, vramMiB: 4096, budgetGb: 4, budgetSource: 'options', concurrency: 1, timeoutMs: 0,
       retries: 0, retryBackoffMs: 1000, idempotent: false, preemptible: false, keepAliveMs: 300_000, kvGbPer1kTokens: 0, ramGb: 0,
     });
-    expect(config.scheduling).toEqual({ priorityScheduling: true, agingMs: 60_000, starvationMs: 120_000, quantumMs: 60_000, cancelGraceMs: 5_000, policy: 'queue', maxWaitMs: 0 });
+    expect(config.scheduling).toEqual({ priorityScheduling: true, agingMs: 60_000, starvationMs: 120_000, quantumMs: 60_000, cancelGraceMs: 5_000, policy: 'queue', maxWaitMs: 0, preemption: false });
     expect(log.warnings()).toEqual([]);
   });
 
