@@ -3,7 +3,7 @@
 //
 // Per device: a Gantt row of batches (a batch that overlaps another on the same device gets its
 // own track), drawn light for the whole time it held its lease and solid while it had a task in
-// flight, with a tick at each task start; under it a strip with the device's reserved VRAM over
+// flight, with a tick at each task start (a red bar where a task failed); under it a strip with the device's reserved VRAM over
 // time (a step line over a filled area, 0 at the bottom, the device's capacity at the top).
 // Free-lane tasks (no device, no VRAM) get a thin row of their own at the bottom.
 
