@@ -1,7 +1,7 @@
 // A stand-in for an LLM that needs no GPU: its "weights" are real memory and its work is real CPU.
 //   load():   allocates MB_PER_GB MB of weights per GB of the type's budget, fills them with
 //             pseudo-random data and checksums them (that is the "loading" time);
-//   run():    "generates" payload.tokens tokens, each one a few thousand rounds of a cheap hash
+//   run():    "generates" payload.tokens tokens, each one roundsPerToken rounds of a cheap hash
 //             over the weights, yielding between tokens so concurrent tasks can interleave;
 //   unload(): drops the weights.
 import { threadId } from 'node:worker_threads';
