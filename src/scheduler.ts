@@ -24,6 +24,7 @@ import {
 } from './errors.js';
 import type { SchedulerEventName, SchedulerEvents } from './events.js';
 import { detectDevices, UNLIMITED_MIB, type Device } from './gpu/detect.js';
+import { startDashboard, type Dashboard } from './dashboard/server.js';
 import { createBatchMachine } from './machines/batch.js';
 import { createSupervisor, othersWaitFor, type SupervisorMachine } from './machines/supervisor.js';
 import type { SchedulerOptions } from './options.js';
@@ -46,13 +47,16 @@ export async function createScheduler(options: SchedulerOptions): Promise<Schedu
   // The permissive policy checks no VRAM: every device counts as unlimited.
   const devices = config.scheduling.policy === 'permissive' ? detected.map((d) => ({ ...d, capacityMiB: UNLIMITED_MIB, unlimited: true })) : detected;
   const store = TaskStore.open({ dir: config.dataDir });
+  let scheduler: Scheduler;
   try {
     const resumed = await recoverQueued(store, config, largestCapacity(devices));
-    return new Scheduler(config, devices, store, resumed);
+    scheduler = new Scheduler(config, devices, store, resumed);
   } catch (error) {
     await store.close();
     throw error;
   }
+  if (config.dashboardPort !== undefined) await scheduler.openDashboard(config.dashboardPort);
+  return scheduler;
 }
 
 const largestCapacity = (devices: readonly Device[]) => Math.max(...devices.map((d) => d.capacityMiB));
@@ -87,6 +91,7 @@ export class Scheduler extends EventEmitter {
   private committingOutcomes = 0;
   private wakeScheduled = false;
   private closing: Promise<void> | undefined;
+  private dashboard: Dashboard | undefined;
 
   /** @internal Use `createScheduler()`. */
   constructor(
@@ -294,6 +299,21 @@ export class Scheduler extends EventEmitter {
     });
   }
 
+  /** The dashboard's address, `http://127.0.0.1:<port>/`, when `dashboardPort` is set. */
+  get dashboardUrl(): string | undefined {
+    return this.dashboard?.url;
+  }
+
+  /** @internal `createScheduler()` calls it for `dashboardPort`; a port that cannot be bound closes the scheduler and rejects. */
+  async openDashboard(port: number): Promise<void> {
+    try {
+      this.dashboard = await startDashboard(this, { port, logger: this.config.logger });
+    } catch (error) {
+      await this.close();
+      throw error;
+    }
+  }
+
   /** Stops accepting work, lets running tasks finish, then stops threads and closes the store. Queued tasks stay stored. Idempotent. */
   close(): Promise<void> {
     return (this.closing ??= this.shutdown());
@@ -317,6 +337,7 @@ export class Scheduler extends EventEmitter {
       ['let running tasks finish', () => this.drain()],
       ['stop the threads', () => this.pools.close()],
       ['close the store', () => this.store.close()],
+      ['close the dashboard', async () => this.dashboard?.close()],
     ];
     for (const [step, run] of steps) {
       try {
