@@ -68,7 +68,8 @@ main { padding: 16px 24px; display: grid; gap: 20px; }
 .bar .other { background: #98a2b3; }
 .batches { list-style: none; margin: 10px 0 0; padding: 0; display: grid; gap: 4px; }
 .batches li { display: flex; gap: 8px; align-items: center; }
-.swatch { width: 10px; height: 10px; border-radius: 2px; flex: none; }
+.batches .swatch { margin-right: 0; }
+.swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; flex: none; margin-right: 6px; }
 .batch-type { font-weight: 600; }
 .batch-state { font-size: 12px; padding: 0 6px; border-radius: 4px; background: #eef1f5; }
 table { width: 100%; border-collapse: collapse; background: var(--card); border: 1px solid var(--line); border-radius: 8px; overflow: hidden; }
@@ -81,7 +82,8 @@ tr:last-child td { border-bottom: none; }
 #failures td { vertical-align: top; }
 .code { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; color: var(--bad); white-space: nowrap; }
 .mono { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; }
-.message { word-break: break-word; }
+.message { word-break: break-word; display: -webkit-box; -webkit-box-orient: vertical; -webkit-line-clamp: 3; overflow: hidden; }
+#failures td.mono { white-space: nowrap; }
 `;
 
 export const PAGE_JS = `'use strict';
@@ -149,7 +151,7 @@ function deviceCard(device) {
 }
 
 function queueRow(queue) {
-  const row = el('tr', { 'data-queue': queue.type }, el('td', {}, swatch(queue.type), ' ', queue.type));
+  const row = el('tr', { 'data-queue': queue.type }, el('td', {}, swatch(queue.type), queue.type));
   for (const priority of PRIORITIES) {
     const n = queue.byPriority[priority];
     row.append(el('td', { 'data-priority': priority, class: n === 0 ? 'zero' : '' }, n));
@@ -165,11 +167,11 @@ function failureRow(failure) {
     el('td', { class: 'mono', title: failure.id }, failure.id.slice(0, 8)),
     el('td', {}, failure.device || '–'),
     el('td', { class: 'code' }, failure.code),
-    el('td', { class: 'message' }, failure.message));
+    el('td', {}, el('div', { class: 'message', title: failure.message }, failure.message)));
 }
 
 function render(view) {
-  document.getElementById('state').textContent = view.state;
+  document.getElementById('state').textContent = 'supervisor: ' + view.state;
   document.getElementById('ended').textContent = 'since start: ' + view.ended.succeeded + ' succeeded · ' + view.ended.failed + ' failed · ' + view.ended.cancelled + ' cancelled';
   document.getElementById('devices').replaceChildren(...view.devices.map(deviceCard));
   document.querySelector('#queues tbody').replaceChildren(...view.queues.map(queueRow));

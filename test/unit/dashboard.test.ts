@@ -111,12 +111,12 @@ describe('dashboardPort', () => {
     const res = await fetch(`${s.dashboardUrl!}events`);
     expect(res.headers.get('content-type')).toBe('text/event-stream');
     const views = readViews(res.body!);
-    const first = await views.next();
-    expect(first.value).toMatchObject({ state: 'idle', devices: [{ id: 'gpu0', capacityGb: 24, reservedGb: 0, batches: [] }], failures: [] });
-    expect(first.value!.queues.map((q) => q.type)).toEqual(['echo', 'throws']);
+    const first = (await views.next()).value as DashboardView;
+    expect(first).toMatchObject({ state: 'idle', devices: [{ id: 'gpu0', capacityGb: 24, reservedGb: 0, batches: [] }], failures: [] });
+    expect(first.queues.map((q) => q.type)).toEqual(['echo', 'throws']);
     await s.run('echo', {});
     const failed = await s.run('throws', { fail: 'on purpose' });
-    let view: DashboardView | undefined;
+    let view: DashboardView | void;
     do view = (await views.next()).value;
     while (view && view.ended.failed === 0);
     expect(view).toMatchObject({ ended: { succeeded: 1, failed: 1, cancelled: 0 } });
