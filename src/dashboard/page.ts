@@ -113,9 +113,11 @@ function swatch(type) {
 
 function deviceCard(device) {
   const unlimited = device.capacityGb === null;
-  const usage = unlimited ? gb(device.reservedGb) + ' GB reserved (no GPU found: unlimited)' : gb(device.reservedGb) + ' / ' + gb(device.capacityGb) + ' GB reserved';
+  const usage = unlimited ? gb(device.reservedGb) + ' GB reserved (unlimited)' : gb(device.reservedGb) + ' / ' + gb(device.capacityGb) + ' GB reserved';
+  const usageText = el('span', { class: 'vram-text' }, usage);
+  if (unlimited) usageText.title = 'No GPU was found, or the policy is permissive: VRAM is not limited';
   const card = el('div', { class: 'device', 'data-device': device.id },
-    el('div', { class: 'device-head' }, el('strong', {}, device.id), el('span', { class: 'vram-text' }, usage)));
+    el('div', { class: 'device-head' }, el('strong', {}, device.id), usageText));
   if (!unlimited) {
     const bar = el('div', { class: 'bar', role: 'meter', 'aria-label': 'VRAM reserved on ' + device.id,
       'aria-valuemin': 0, 'aria-valuemax': device.capacityGb, 'aria-valuenow': device.reservedGb });

@@ -95,8 +95,8 @@ export class Dashboard {
     return new Promise((resolve, reject) => {
       const failed = (error: NodeJS.ErrnoException) => {
         this.detach();
-        const why = error.code === 'EADDRINUSE' ? 'a free port (it is in use)' : `a port this process may bind (${error.code ?? error.message})`;
-        reject(new InvalidOptionsError(expected('options.dashboardPort', `${why} on 127.0.0.1`, port).message, { cause: error }));
+        const what = error.code === 'EADDRINUSE' ? 'a port free on 127.0.0.1 (this one is in use)' : `a port this process may bind on 127.0.0.1 (${error.code ?? error.message})`;
+        reject(new InvalidOptionsError(expected('options.dashboardPort', what, port).message, { cause: error }));
       };
       this.server.once('error', failed);
       this.server.listen({ port, host: '127.0.0.1' }, () => {
