@@ -61,6 +61,8 @@ export interface ResolvedConfig {
   scheduling: Scheduling;
   retain: Retain;
   gpuMonitor: GpuMonitorConfig;
+  /** Port of the dashboard on 127.0.0.1 (0 = any free one); absent = no dashboard. */
+  dashboardPort?: number;
 }
 
 /** `false`: off. `source` absent: the system's figures, for detected GPUs only. */
@@ -78,7 +80,7 @@ export const MAX_GB = Math.floor(0x7fffffff / 1024);
 export const MAX_CONCURRENCY = 256;
 export const DEFAULT_MAX_QUEUE_DEPTH = 500;
 
-const OPTION_KEYS = ['types', 'dataDir', 'devices', 'configFile', 'maxQueueDepth', 'logger', 'serviceName', 'freeLaneThreads', 'env', 'retain', 'gpuMonitor', ...SCHEDULING_KEYS];
+const OPTION_KEYS = ['types', 'dataDir', 'devices', 'configFile', 'maxQueueDepth', 'logger', 'serviceName', 'freeLaneThreads', 'env', 'retain', 'gpuMonitor', 'dashboardPort', ...SCHEDULING_KEYS];
 const TYPE_KEYS = ['handler', 'vramGb', 'gpu', 'concurrency', 'timeoutMs', 'retries', 'retryBackoffMs', 'idempotent', 'preemptible', 'keepAliveMs', 'kvGbPer1kTokens', 'ramGb'];
 const DEVICE_KEYS = ['id', 'vramGb'];
 const FILE_KEYS = ['vram_budgets', 'max_queue_depth'];
@@ -108,6 +110,7 @@ export async function resolveConfig(options: unknown): Promise<ResolvedConfig> {
   const scheduling = readScheduling(options);
   const retain = readRetain(options.retain);
   const gpuMonitor = readGpuMonitor(options.gpuMonitor);
+  const dashboardPort = readOptional(options.dashboardPort, undefined, isPort, 'options.dashboardPort', 'an integer port from 0 to 65535 (0 picks a free one)');
   const makeLogger = loggerFactory(options.logger, serviceName, env);
   const drafts = readTypes(options.types);
   const devices = options.devices === undefined ? undefined : readDevices(options.devices);
@@ -129,6 +132,7 @@ export async function resolveConfig(options: unknown): Promise<ResolvedConfig> {
   for (const [obj, msg] of warnings) logger.warn(obj, msg);
   const config: ResolvedConfig = { dataDir, maxQueueDepth: file?.maxQueueDepth ?? optionsDepth, serviceName, freeLaneThreads, logger, types, scheduling, retain, gpuMonitor };
   if (devices !== undefined) config.devices = devices;
+  if (dashboardPort !== undefined) config.dashboardPort = dashboardPort;
   return config;
 }
 
@@ -340,5 +344,6 @@ function expectedBecause(p: string, what: string, got: unknown, detail: string, 
 const isDict = (v: unknown): v is Dict => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isNonEmptyString = (v: unknown): v is string => typeof v === 'string' && v !== '';
 const isPositiveInt = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) > 0;
+const isPort = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= 65535;
 const isGb = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0 && v <= MAX_GB;
 const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));

@@ -176,6 +176,15 @@ export interface SchedulerOptions extends SchedulingOptions {
    */
   gpuMonitor?: false | { intervalMs?: number; source?: GpuUsageSource };
   /**
+   * Serve a live dashboard page (queues, batches, VRAM per device, recent failures) on
+   * `http://127.0.0.1:<port>/`, loopback only. `0` picks a free port; read the address from
+   * `scheduler.dashboardUrl` (it is also logged). A port that cannot be bound makes
+   * `createScheduler()` reject with `INVALID_OPTIONS`. Closed by `close()`.
+   * @default undefined (no dashboard)
+   * @example 7070
+   */
+  dashboardPort?: number;
+  /**
    * Environment read for `VRAM_BUDGET_<TYPE>` and `VRAM_SCHEDULER_LOG_LEVEL`
    * (for tests and embedding).
    * @default process.env

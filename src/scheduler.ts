@@ -27,6 +27,7 @@ import {
 } from './errors.js';
 import type { SchedulerEventName, SchedulerEvents } from './events.js';
 import { detectDevices, UNLIMITED_MIB, type Device } from './gpu/detect.js';
+import { startDashboard, type Dashboard } from './dashboard/server.js';
 import { createBatchMachine } from './machines/batch.js';
 import { createSupervisor, othersWaitFor, type SupervisorMachine } from './machines/supervisor.js';
 import type { SchedulerOptions } from './options.js';
@@ -50,13 +51,16 @@ export async function createScheduler(options: SchedulerOptions): Promise<Schedu
   // The permissive policy checks no VRAM: every device counts as unlimited.
   const devices = config.scheduling.policy === 'permissive' ? detected.map((d) => ({ ...d, capacityMiB: UNLIMITED_MIB, unlimited: true })) : detected;
   const store = TaskStore.open({ dir: config.dataDir });
+  let scheduler: Scheduler;
   try {
     const resumed = await recoverQueued(store, config, largestCapacity(devices));
-    return new Scheduler(config, devices, store, resumed);
+    scheduler = new Scheduler(config, devices, store, resumed);
   } catch (error) {
     await store.close();
     throw error;
   }
+  if (config.dashboardPort !== undefined) await scheduler.openDashboard(config.dashboardPort);
+  return scheduler;
 }
 
 const largestCapacity = (devices: readonly Device[]) => Math.max(...devices.map((d) => d.capacityMiB));
@@ -94,6 +98,7 @@ export class Scheduler extends EventEmitter {
   private committingOutcomes = 0;
   private wakeScheduled = false;
   private closing: Promise<void> | undefined;
+  private dashboard: Dashboard | undefined;
 
   /** @internal Use `createScheduler()`. */
   constructor(
@@ -309,6 +314,21 @@ export class Scheduler extends EventEmitter {
     });
   }
 
+  /** The dashboard's address, `http://127.0.0.1:<port>/`, when `dashboardPort` is set. */
+  get dashboardUrl(): string | undefined {
+    return this.dashboard?.url;
+  }
+
+  /** @internal `createScheduler()` calls it for `dashboardPort`; a port that cannot be bound closes the scheduler and rejects. */
+  async openDashboard(port: number): Promise<void> {
+    try {
+      this.dashboard = await startDashboard(this, { port, logger: this.config.logger });
+    } catch (error) {
+      await this.close();
+      throw error;
+    }
+  }
+
   /** Stops accepting work, lets running tasks finish, then stops threads and closes the store. Queued tasks stay stored. Idempotent. */
   close(): Promise<void> {
     return (this.closing ??= this.shutdown());
@@ -334,6 +354,7 @@ export class Scheduler extends EventEmitter {
       ['stop pruning finished records', () => this.retention.stop()],
       ['stop the threads', () => this.pools.close()],
       ['close the store', () => this.store.close()],
+      ['close the dashboard', async () => this.dashboard?.close()],
     ];
     for (const [step, run] of steps) {
       try {
@@ -412,12 +433,12 @@ export class Scheduler extends EventEmitter {
     this.track(requeued.catch((e: unknown) => this.taskBroken(record, e)));
   }
 
-  private cancelQueued(task: { id: string; type: string }): Promise<void> {
+  private cancelQueued(task: Pick<QueueEntry, 'id' | 'type' | 'priority'>): Promise<void> {
     return this.endQueued(task, 'cancelled', { code: ErrorCode.CANCELLED, message: 'cancelled while queued' });
   }
 
   /** Ends a task that has not started: out of the queue, terminal in the store. */
-  private async endQueued(task: { id: string; type: string }, status: 'cancelled' | 'failed', error: TaskError): Promise<void> {
+  private async endQueued(task: Pick<QueueEntry, 'id' | 'type' | 'priority'>, status: 'cancelled' | 'failed', error: TaskError): Promise<void> {
     // In the in-memory queue unless it waits out a retry backoff, or its type is no longer configured.
     if (!this.backoffs.cancel(task.id) && this.config.types.has(task.type)) this.queues.remove(task);
     const done = await this.store.finish(task.id, { status, error, finishedAt: Date.now() });
