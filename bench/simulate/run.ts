@@ -8,7 +8,7 @@ import { lowerBound, type LowerBound } from './lower-bound.js';
 import type { Cluster, Priority, Trace } from './model.js';
 import { Recorder } from './recorder.js';
 import { max, percentile } from './stats.js';
-import { BatchedStrategy, type BatchedOptions } from './strategies/batched.js';
+import { BatchedStrategy, tickMs, type BatchedOptions } from './strategies/batched.js';
 import { FirstFitStrategy } from './strategies/first-fit.js';
 import { SerialStrategy } from './strategies/serial.js';
 
@@ -83,13 +83,16 @@ export interface RunResult {
   events: number;
 }
 
-/** A wait the hold and the quantum imply for a top-ranked type: see the report. */
+/**
+ * The wait the hold and the quantum imply for a type once it is top-ranked: the hold starts after
+ * starvationMs; a running batch on a held device yields at its first task boundary past its
+ * quantum (its model load and longest task at worst), unloads, and the next tick dispatches.
+ */
 export function starvationBoundMs(trace: Trace): number {
   const longestTask = max(trace.tasks.map((t) => t.durationMs));
   const longestLoad = max(trace.types.map((t) => t.loadMs));
   const longestUnload = max(trace.types.map((t) => t.unloadMs));
-  const tick = Math.min(1000, Math.max(10, Math.min(SCHEDULER_OPTIONS.agingMs, SCHEDULER_OPTIONS.starvationMs, SCHEDULER_OPTIONS.quantumMs) / 2));
-  return SCHEDULER_OPTIONS.starvationMs + SCHEDULER_OPTIONS.quantumMs + longestLoad + longestTask + longestUnload + tick;
+  return SCHEDULER_OPTIONS.starvationMs + SCHEDULER_OPTIONS.quantumMs + longestLoad + longestTask + longestUnload + tickMs(SCHEDULER_OPTIONS);
 }
 
 export function simulate(trace: Trace, cluster: Cluster, make: (ctx: SimContext) => Strategy, strategyName = 'custom'): RunResult {

@@ -264,7 +264,7 @@ export class BatchedStrategy implements Strategy {
 }
 
 /** The supervisor's tick: half the shortest time-based interval, between 10 ms and 1 s. */
-function tickMs({ agingMs, starvationMs, quantumMs }: BatchedOptions): number {
+export function tickMs({ agingMs, starvationMs, quantumMs }: BatchedOptions): number {
   const intervals = [agingMs, starvationMs, quantumMs].filter((ms) => ms > 0);
   return intervals.length === 0 ? 1000 : Math.min(1000, Math.max(10, Math.min(...intervals) / 2));
 }
