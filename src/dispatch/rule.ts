@@ -4,7 +4,8 @@
  * tests and the simulated-cluster bench all run this one function.
  *
  * Types are ranked by: most urgent (aged) priority, then queue depth (deepest first: the
- * reference rule), then oldest head task. Each, in rank order, gets the device where its need
+ * reference rule), then oldest head task; among equal priorities a type that just yielded its
+ * quantum comes last, or its deep queue would win the VRAM straight back. Each, in rank order, gets the device where its need
  * fits best (least free VRAM left over), or else room made by evicting idle warm batches
  * (least recently used first); a type that fits nowhere waits and lower-ranked
  * types may still start, unless the top-ranked type has waited past the starvation bound:
@@ -25,6 +26,8 @@ export interface WaitingType {
   waitedMs: number;
   /** VRAM the first task needs in MiB: max(type budget, its own override). */
   needMiB: number;
+  /** Its last batch ended by yielding its quantum: it ranks after the types of equal priority it yielded to. */
+  yielded?: boolean;
 }
 
 export interface DeviceState {
@@ -77,7 +80,7 @@ export type Decision = StartDecision | HoldDecision | EvictDecision;
 
 /** Orders types for dispatch; exported for tests and the bench. */
 export function compareWaiting(a: WaitingType, b: WaitingType): number {
-  return a.rank - b.rank || b.depth - a.depth || a.headSeq - b.headSeq;
+  return a.rank - b.rank || Number(a.yielded ?? false) - Number(b.yielded ?? false) || b.depth - a.depth || a.headSeq - b.headSeq;
 }
 
 export function decide({ waiting, warm = [], devices, starvationMs = 0 }: RuleInput): Decision[] {
@@ -122,12 +125,16 @@ function evictFor(candidate: WaitingType, free: number[], held: ReadonlySet<numb
     if (room >= candidate.needMiB && victims.length > 0 && (!best || victims.length < best.victims.length)) best = { device, victims };
   }
   if (!best) return false;
+  const freeNow = free[best.device]!;
+  let freed = 0;
   for (const victim of best.victims) {
     evictable.splice(evictable.indexOf(victim), 1);
-    free[best.device]! += victim.mib;
+    freed += victim.mib;
     decisions.push({ kind: 'evict', type: victim.type, for: candidate.type });
   }
-  free[best.device]! -= candidate.needMiB;
+  // The evicted VRAM comes back only after the unloads: a lower-ranked type may take no more
+  // than is free now, and must leave the candidate its need once it is back.
+  free[best.device] = Math.min(freeNow, freeNow + freed - candidate.needMiB);
   return true;
 }
 

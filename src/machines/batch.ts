@@ -45,7 +45,7 @@ export interface BatchInput {
   concurrency: number;
   /** Epoch ms the batch started. */
   startedAt: number;
-  /** After this long, yield at a task boundary when another type waits for the VRAM; 0 = never. */
+  /** After this long of running with its model loaded (from its first finished task), yield at a task boundary when another type waits for the VRAM; 0 = never. */
   quantumMs: number;
   /** How long the batch stays warm (model loaded, lease held) once its queue is empty; 0 = end at once. */
   keepAliveMs: number;
@@ -62,6 +62,8 @@ export interface BatchContext extends BatchInput {
   ending: Exclude<BatchEndReason, 'drained'> | undefined;
   /** Epoch ms it last went warm: eviction takes the least recently used first. */
   idleSince: number;
+  /** Epoch ms its first task finished: the model was loaded by then, so the quantum counts from here. */
+  readySince: number | undefined;
   /** Most urgent priority rank among the tasks it started (0 = critical): preemption spares batches as urgent as the waiting task. */
   bestRank: number;
 }
@@ -114,11 +116,12 @@ export function createBatchMachine(deps: BatchDeps) {
       /** A task ended: once nothing is in flight, give back what was grown for an override. */
       taskDone: assign(({ context }) => {
         const inFlight = context.inFlight - 1;
+        const readySince = context.readySince ?? Date.now();
         if (inFlight === 0 && context.leaseMiB > context.budgetMiB) {
           deps.ledger.resize(context.lease, context.budgetMiB);
-          return { inFlight, leaseMiB: context.budgetMiB };
+          return { inFlight, readySince, leaseMiB: context.budgetMiB };
         }
-        return { inFlight };
+        return { inFlight, readySince };
       }),
       /** A finished task actor leaves the batch at once: the batch never accumulates children. */
       forgetTask: stopChild(({ event }) => (event as DoneActorEvent).actorId),
@@ -145,7 +148,7 @@ export function createBatchMachine(deps: BatchDeps) {
     },
   }).createMachine({
     id: 'batch',
-    context: ({ input }) => ({ ...input, inFlight: 0, started: 0, ending: undefined, idleSince: 0, bestRank: Number.POSITIVE_INFINITY }),
+    context: ({ input }) => ({ ...input, inFlight: 0, started: 0, ending: undefined, idleSince: 0, readySince: undefined, bestRank: Number.POSITIVE_INFINITY }),
     initial: 'running',
     states: {
       running: {
@@ -195,6 +198,10 @@ export function createBatchMachine(deps: BatchDeps) {
 
 export type BatchMachine = ReturnType<typeof createBatchMachine>;
 
-function quantumSpent({ quantumMs, startedAt }: BatchContext): boolean {
-  return quantumMs > 0 && Date.now() - startedAt >= quantumMs;
+/**
+ * A model load does not use up the quantum: it counts from the first finished task, and lasts
+ * at least twice what getting there took, so a yield never costs more loading than it ran.
+ */
+function quantumSpent({ quantumMs, readySince, startedAt }: BatchContext): boolean {
+  return quantumMs > 0 && readySince !== undefined && Date.now() - readySince >= Math.max(quantumMs, 2 * (readySince - startedAt));
 }

@@ -40,6 +40,8 @@ interface SupervisorContext {
   batches: Record<string, string>;
   /** Batches started so far: makes every batch actor id unique. */
   started: number;
+  /** Types whose last batch yielded its quantum: they rank after equal-priority types until they start again. */
+  yielded: string[];
 }
 
 /** A batch actor reached its final state: its lease is back. */
@@ -89,6 +91,7 @@ export function createSupervisor(deps: SupervisorDeps) {
             headSeq: entry.seq,
             waitedMs: now - entry.queuedAt,
             needMiB: Math.max(deps.types.get(type)!.vramMiB, entry.vramMiB),
+            yielded: context.yielded.includes(type),
           });
         }
         deps.waitingForVram.clear();
@@ -126,7 +129,7 @@ export function createSupervisor(deps: SupervisorDeps) {
           enqueue(() => deps.batchStarted(type.name, device, decision.mib));
         }
         for (const w of waiting) if (!starting.has(w.type)) deps.waitingForVram.set(w.type, w.needMiB);
-        enqueue.assign({ batches, started });
+        enqueue.assign({ batches, started, yielded: context.yielded.filter((type) => !starting.has(type)) });
         if (!deps.scheduling.preemption) return;
         const urgent = waiting.filter((w) => !starting.has(w.type) && submittedRank.get(w.type)! <= PREEMPTING_RANK).sort(compareWaiting)[0];
         if (urgent === undefined) return;
@@ -142,7 +145,8 @@ export function createSupervisor(deps: SupervisorDeps) {
         const id = context.batches[output.type];
         if (id) enqueue(stopChild(id));
         const { [output.type]: _ended, ...batches } = context.batches;
-        enqueue.assign({ batches });
+        const yielded = output.reason === 'yielded' ? [...context.yielded, output.type] : context.yielded;
+        enqueue.assign({ batches, yielded });
         enqueue(() => deps.batchEnded(output));
       }),
       stopBatches: enqueueActions(({ context, enqueue }) => {
@@ -159,7 +163,7 @@ export function createSupervisor(deps: SupervisorDeps) {
     },
   }).createMachine({
     id: 'supervisor',
-    context: { batches: {}, started: 0 },
+    context: { batches: {}, started: 0, yielded: [] },
     initial: 'idle',
     states: {
       idle: {

@@ -75,4 +75,27 @@ describe('dispatch rule', () => {
     expect(bestFit([8000, 6000], 7000)).toBe(0);
     expect(bestFit([1000], 2000)).toBe(-1);
   });
+
+  it('lets no lower-ranked type take VRAM an eviction is freeing for a higher-ranked one', () => {
+    // 24 MiB card, 22 reserved (12 of it a warm batch): X (8) needs the eviction; Y (5) must not count the warm 12 as free.
+    const decisions = decide({
+      waiting: [waiting('x', 3, 8), waiting('y', 1, 5)],
+      warm: [{ type: 'a', device: 0, mib: 12, idleSince: 0 }],
+      devices: [{ capacityMiB: 24, reservedMiB: 22 }],
+    });
+    expect(decisions).toEqual([{ kind: 'evict', type: 'a', for: 'x' }]);
+    // With room to spare after X's share, Y may still use what is free now.
+    const roomy = decide({
+      waiting: [waiting('x', 3, 8), waiting('y', 1, 2)],
+      warm: [{ type: 'a', device: 0, mib: 12, idleSince: 0 }],
+      devices: [{ capacityMiB: 24, reservedMiB: 22 }],
+    });
+    expect(roomy).toEqual([{ kind: 'evict', type: 'a', for: 'x' }, { kind: 'start', type: 'y', device: 0, mib: 2 }]);
+  });
+
+  it('ranks a type that just yielded its quantum after equal-priority types, not after more urgent ones', () => {
+    const devices = [{ capacityMiB: 6000, reservedMiB: 0 }];
+    expect(decide({ waiting: [waiting('deep', 9, 5000, { yielded: true }), waiting('shallow', 1, 5000)], devices })).toEqual([{ kind: 'start', type: 'shallow', device: 0, mib: 5000 }]);
+    expect(decide({ waiting: [waiting('deep', 9, 5000, { yielded: true, rank: 1 }), waiting('shallow', 1, 5000)], devices })).toEqual([{ kind: 'start', type: 'deep', device: 0, mib: 5000 }]);
+  });
 });

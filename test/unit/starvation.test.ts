@@ -68,4 +68,18 @@ describe('no starvation of a large model by a stream of small ones', () => {
     expect(reasons.some((r) => r.endsWith(':yielded'))).toBe(true);
     console.info(`with the hold: large waited ${waitedMs} ms, behind ${smallBefore} of ${STREAM} small tasks`);
   });
+
+  it('counts the quantum from the first finished task, so a long model load does not use it up', async () => {
+    const s = await start({
+      types: { slow: { handler: fixture('slow-load-handler.mjs'), vramGb: 16 }, other: { handler: echo, vramGb: 16 } },
+      agingMs: 0, starvationMs: 0, quantumMs: 400,
+    });
+    const started: string[] = [];
+    s.on('task:started', (e) => started.push(e.type));
+    await s.submit('slow', {});
+    await s.submit('slow', {});
+    await s.submit('other', {});
+    await s.drain();
+    expect(started).toEqual(['slow', 'slow', 'other']);
+  });
 });

@@ -46,6 +46,8 @@ class Batch {
   idleSince = 0;
   /** When the model is loaded; set by the first task of the batch. */
   modelReadyAt: number | undefined;
+  /** When its first task finished: the quantum counts from here, as in the batch machine. */
+  readySince: number | undefined;
   /** Bumped on leaving `warm`, so a stale keep-alive timer does nothing. */
   warmGeneration = 0;
 
@@ -83,7 +85,7 @@ class Batch {
     while (this.inFlight < this.spec.concurrency) {
       const entry = queues.peek(this.spec.name, now);
       if (!entry) break;
-      const quantumSpent = options.quantumMs > 0 && now - this.startedAt >= options.quantumMs;
+      const quantumSpent = options.quantumMs > 0 && this.readySince !== undefined && now - this.readySince >= Math.max(options.quantumMs, 2 * (this.readySince - this.startedAt));
       if (this.started > 0 && quantumSpent && othersWaitFor(this.owner.waitingForVram, this.spec.name, ctx.ledger.capacity[this.device]!)) {
         this.ending = 'yielded';
         break;
@@ -109,6 +111,7 @@ class Batch {
   private taskDone(task: TaskSpec): void {
     const { loop, recorder } = this.owner.ctx;
     recorder.finished(task, loop.now);
+    this.readySince ??= loop.now;
     this.inFlight--;
     if (this.inFlight === 0) recorder.busy(-this.leaseMiB);
     if (this.state === 'running') {
@@ -216,7 +219,8 @@ export class BatchedStrategy implements Strategy {
         continue;
       }
       const { entry, rank } = this.queues.head(type, now)!;
-      waiting.push({ type, depth: this.queues.depth(type), rank, headSeq: entry.seq, waitedMs: now - entry.queuedAt, needMiB: types.get(type)!.vramMiB });
+      const yielded = this.lastEnding.get(type) === 'yielded'; // cleared when the type starts again, as the supervisor's `yielded`
+      waiting.push({ type, depth: this.queues.depth(type), rank, headSeq: entry.seq, waitedMs: now - entry.queuedAt, needMiB: types.get(type)!.vramMiB, yielded });
     }
     this.waitingForVram.clear();
     if (waiting.length > 0) {
@@ -238,6 +242,7 @@ export class BatchedStrategy implements Strategy {
         if (this.lastEnding.get(decision.type) === 'yielded' && this.lastBatchEnd.get(decision.type) === now) this.ctx.recorder.yieldsRewon++;
         const waited = waiting.find((w) => w.type === decision.type)!;
         this.ctx.recorder.turnWaited(decision.type, now - Math.max(now - waited.waitedMs, this.lastBatchEnd.get(decision.type) ?? 0));
+        this.lastEnding.delete(decision.type);
         const batch = new Batch(this, types.get(decision.type)!, decision.device, lease, decision.mib, now);
         this.batches.set(decision.type, batch);
         starting.add(decision.type);
