@@ -68,22 +68,22 @@ describe('simulated cluster', () => {
     });
     const run = (t: Trace, quantumMs: number) => simulate(t, oneCard, (ctx) => new BatchedStrategy(ctx, { ...REFERENCE_OPTIONS, quantumMs }), 'quantum');
 
-    it('ends a batch at a task boundary once spent while another type waits', () => {
+    it('ends a batch at a task boundary once spent (counted from its first finished task) while another type waits', () => {
       const r = run(trace(4), 30 * S);
-      // a takes tasks at 0, 10, 20 s and yields at 30 s to deeper b (4 > 3), which takes tasks at
-      // 30, 40, 50 s and yields at 60 s back to a (3 > 1); a drains at 90 s, then b's last task.
-      expect(r.batchEnds).toEqual({ yielded: 2, drained: 2 });
-      expect(r.waitByPriority.high).toEqual({ tasks: 4, p50Ms: 39 * S, p99Ms: 89 * S, maxMs: 89 * S });
+      // a's first task ends at 10 s, so its quantum runs out at 40 s: it takes tasks at 0…30 s and
+      // yields to b, which runs its 4 tasks (40…70 s) and drains; a then drains its last 2 at 80, 90 s.
+      expect(r.batchEnds).toEqual({ yielded: 1, drained: 2 });
+      expect(r.waitByPriority.high).toEqual({ tasks: 4, p50Ms: 49 * S, p99Ms: 69 * S, maxMs: 69 * S });
       expect(r.makespanMs).toBe(100 * S);
     });
 
-    it('hands the card straight back when the yielding type is still the deepest, as decide() ranks it', () => {
+    it('gives the card to the waiting type after a yield, even when the yielding type is still the deeper', () => {
       const withQuantum = run(trace(1), 30 * S);
       const without = run(trace(1), 0);
-      // a yields at 30 s, but with 3 queued against b's 1 it wins the card again: one more model load, b waits as long.
+      // a yields at 40 s with 2 queued against b's 1; having yielded, it ranks after b: b starts at once.
       expect(withQuantum.batchEnds).toEqual({ yielded: 1, drained: 2 });
       expect(withQuantum.modelLoads).toBe(without.modelLoads + 1);
-      expect(withQuantum.waitByPriority.high!.maxMs).toBe(59 * S);
+      expect(withQuantum.waitByPriority.high!.maxMs).toBe(39 * S);
       expect(without.waitByPriority.high!.maxMs).toBe(59 * S);
     });
   });
