@@ -46,6 +46,8 @@ export interface ResolvedType {
   kvGbPer1kTokens: number;
   /** System memory a task needs, in GB, checked against free memory before it starts; 0 = none. */
   ramGb: number;
+  /** V8 heap limit of the type's worker thread in MB (its old generation); absent = V8's default. */
+  maxHeapMb?: number;
 }
 
 /** The validated configuration everything past `createScheduler` trusts. */
@@ -79,9 +81,11 @@ export const budgetEnvVar = (type: string): string =>
 export const MAX_GB = Math.floor(0x7fffffff / 1024);
 export const MAX_CONCURRENCY = 256;
 export const DEFAULT_MAX_QUEUE_DEPTH = 500;
+/** A worker thread needs about 8 MB of heap to start and load a small handler (4 fails, 8 runs): twice that is the floor. */
+export const MIN_HEAP_MB = 16;
 
 const OPTION_KEYS = ['types', 'dataDir', 'devices', 'configFile', 'maxQueueDepth', 'logger', 'serviceName', 'freeLaneThreads', 'env', 'retain', 'gpuMonitor', 'dashboardPort', ...SCHEDULING_KEYS];
-const TYPE_KEYS = ['handler', 'vramGb', 'gpu', 'concurrency', 'timeoutMs', 'retries', 'retryBackoffMs', 'idempotent', 'preemptible', 'keepAliveMs', 'kvGbPer1kTokens', 'ramGb'];
+const TYPE_KEYS = ['handler', 'vramGb', 'gpu', 'concurrency', 'timeoutMs', 'retries', 'retryBackoffMs', 'idempotent', 'preemptible', 'keepAliveMs', 'kvGbPer1kTokens', 'ramGb', 'maxHeapMb'];
 const DEVICE_KEYS = ['id', 'vramGb'];
 const FILE_KEYS = ['vram_budgets', 'max_queue_depth'];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -210,8 +214,17 @@ function readTypes(value: unknown): TypeDraft[] {
       idempotent: readOptional(t.idempotent, false, (v): v is boolean => typeof v === 'boolean', `${p}.idempotent`, 'a boolean'),
       preemptible: readOptional(t.preemptible, false, (v): v is boolean => typeof v === 'boolean', `${p}.preemptible`, 'a boolean'),
       vramGb: t.vramGb,
+      ...readMaxHeapMb(t, p),
     };
   });
+}
+
+/** Only GPU types have a thread of their own to limit; the free lane's threads are shared by every free-lane type. */
+function readMaxHeapMb(t: Dict, p: string): { maxHeapMb?: number } {
+  if (t.maxHeapMb === undefined) return {};
+  if (!Number.isSafeInteger(t.maxHeapMb) || (t.maxHeapMb as number) < MIN_HEAP_MB) throw expected(`${p}.maxHeapMb`, `an integer number of MB >= ${MIN_HEAP_MB}`, t.maxHeapMb);
+  if (t.gpu === false) throw expected(`${p}.maxHeapMb`, 'absent on a free-lane type (gpu: false): free-lane types share their threads, so one type cannot limit them', t.maxHeapMb);
+  return { maxHeapMb: t.maxHeapMb as number };
 }
 
 function readHandler(value: unknown, p: string): string {

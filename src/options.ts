@@ -90,6 +90,19 @@ export interface TypeOptions {
    * @default 0
    */
   ramGb?: number;
+  /**
+   * Heap limit of this type's worker thread, in MB (V8's old generation, passed to the thread
+   * as `resourceLimits.maxOldGenerationSizeMb`). A handler that allocates past it does not take
+   * the process down: its thread is terminated, every task running in it fails with
+   * `WORKER_CRASHED` (retried if `retries` says so), their VRAM is returned, and a fresh thread
+   * loads the model again for the next task. The limit covers the thread's JavaScript heap (the
+   * loaded model's JS objects and the `concurrency` tasks sharing it), not native memory such
+   * as Buffers. An integer >= 16. GPU types only: free-lane types (`gpu: false`) share their
+   * threads, so giving one of them a limit is refused.
+   * @default undefined (V8's default limit, derived from the machine's memory)
+   * @example 2048
+   */
+  maxHeapMb?: number;
 }
 
 /** A simulated device: use instead of detecting real GPUs (tests, benches, shares of a card). */

@@ -57,13 +57,13 @@ export class Pools {
     if (!type.gpu) return (this.freeLane ??= this.create(this.options.freeLaneThreads, 1));
     let pool = this.gpu.get(typeName);
     if (!pool) {
-      pool = this.create(1, type.concurrency);
+      pool = this.create(1, type.concurrency, type.maxHeapMb);
       this.gpu.set(typeName, pool);
     }
     return pool;
   }
 
-  private create(threads: number, concurrentTasksPerWorker: number): Piscina {
+  private create(threads: number, concurrentTasksPerWorker: number, maxHeapMb?: number): Piscina {
     const pool = new Piscina({
       filename: workerEntry,
       workerData: this.setup,
@@ -73,6 +73,8 @@ export class Pools {
       concurrentTasksPerWorker,
       // Idle workers must keep their event loop running (no Atomics.wait between tasks).
       atomics: 'disabled',
+      // A thread past its heap limit is terminated (ERR_WORKER_OUT_OF_MEMORY): its tasks fail, a fresh thread replaces it.
+      ...(maxHeapMb === undefined ? {} : { resourceLimits: { maxOldGenerationSizeMb: maxHeapMb } }),
     });
     // Piscina reports a destroyed worker without its id (a dead worker's threadId reads -1):
     // remember the ids of live workers and report those that are no longer among them.

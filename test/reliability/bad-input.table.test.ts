@@ -64,6 +64,10 @@ const badOptions: OptionsRow[] = [
   ...([0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '2', 257] as unknown[]).map(
     (concurrency): OptionsRow => [`concurrency ${String(concurrency)}`, (d) => ({ ...base(d), types: { echo: { handler: echo, vramGb: 1, concurrency } } })],
   ),
+  ...([0, 15, 64.5, Number.NaN, Number.POSITIVE_INFINITY, '64'] as unknown[]).map(
+    (maxHeapMb): OptionsRow => [`maxHeapMb ${String(maxHeapMb)} (${typeof maxHeapMb})`, (d) => ({ ...base(d), types: { echo: { handler: echo, vramGb: 1, maxHeapMb } } })],
+  ),
+  ['maxHeapMb on a free-lane type', (d) => ({ ...base(d), types: { echo: { handler: echo, gpu: false, maxHeapMb: 64 } } })],
   ['gpu "no"', (d) => ({ ...base(d), types: { echo: { handler: echo, gpu: 'no' } } })],
   ...([Number.NaN, -8, 0, Number.POSITIVE_INFINITY, '24'] as unknown[]).map(
     (vramGb): OptionsRow => [`device vramGb ${String(vramGb)} (${typeof vramGb})`, (d) => ({ ...base(d), devices: [{ id: 'gpu0', vramGb }] })],

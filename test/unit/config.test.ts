@@ -124,6 +124,13 @@ describe('resolveConfig: types', () => {
     await rejects(base({ types: { cover_letter: { handler: HANDLER, vram: 4 } } }), 'handler, vramGb, gpu, concurrency');
   });
 
+  it('passes maxHeapMb through for a GPU type, and refuses it on a free-lane type, saying why', async () => {
+    const config = await resolveConfig(base({ types: { t: { handler: HANDLER, vramGb: 1, maxHeapMb: 16 } } }));
+    expect(config.types.get('t')).toMatchObject({ maxHeapMb: 16 });
+    await rejects(base({ types: { t: { handler: HANDLER, maxHeapMb: 15 } } }), '`options.types.t.maxHeapMb`', '>= 16');
+    await rejects(base({ types: { t: { handler: HANDLER, gpu: false, maxHeapMb: 64 } } }), '`options.types.t.maxHeapMb`', 'free-lane');
+  });
+
   it('accepts concurrency 256 and gpu false', async () => {
     const config = await resolveConfig(base({ types: { t: { handler: HANDLER, concurrency: 256, gpu: false } } }));
     expect(config.types.get('t')).toMatchObject({ concurrency: 256, gpu: false, vramMiB: 0, budgetSource: 'none' });

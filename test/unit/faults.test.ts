@@ -30,6 +30,26 @@ describe('faults in handlers and worker threads', () => {
     expect(s.snapshot().devices[0]!.reservedGb).toBe(0);
   });
 
+  it('a handler that allocates without bound ends its thread at maxHeapMb (WORKER_CRASHED), returns its lease, and the next task runs', async () => {
+    const s = await start({ types: { t: { handler: fixture('memory-blowup.mjs'), vramGb: 2, maxHeapMb: 32 } } });
+    const failed: string[] = [];
+    s.on('task:failed', (r) => failed.push(r.error!.code));
+    const blowUp = await s.submit('t', { blowUp: true });
+    const next = await s.submit('t', {});
+    const result = await s.wait(blowUp.id);
+    expect(result).toMatchObject({ status: 'failed', error: { code: 'WORKER_CRASHED' } });
+    expect(result.error!.message).toContain('memory limit');
+    expect(await s.wait(next.id)).toMatchObject({ status: 'succeeded', value: 'ok' });
+    await s.drain();
+    expect(failed).toEqual(['WORKER_CRASHED']);
+    expect(s.snapshot().devices[0]!.reservedGb).toBe(0);
+  });
+
+  it('the smallest maxHeapMb accepted still starts a thread that runs tasks', async () => {
+    const s = await start({ types: { t: { handler: fixture('echo-handler.mjs'), vramGb: 2, maxHeapMb: 16 } } });
+    expect(await s.run('t', { n: 1 })).toMatchObject({ status: 'succeeded', value: { payload: { n: 1 } } });
+  });
+
   it('returns VRAM a task grew before its thread died', async () => {
     const s = await start({ types: { t: { handler: fixture('worker-exits.mjs'), vramGb: 2 } } });
     let reservedWhileRunning = -1;
