@@ -20,6 +20,8 @@ export interface PoolsOptions {
   serviceName: string;
   /** The BroadcastChannel on which workers receive requests to abort a task's ctx.signal. */
   abortChannel: string;
+  /** A thread died while running no task (a handler's error or allocation outlived its task); a fresh thread replaces it. */
+  threadFailed?(error: unknown): void;
 }
 
 export class Pools {
@@ -79,15 +81,23 @@ export class Pools {
     // Piscina reports a destroyed worker without its id (a dead worker's threadId reads -1):
     // remember the ids of live workers and report those that are no longer among them.
     const known = new Set<number>();
-    pool.on('workerCreate', (worker: { id: number }) => known.add(worker.id));
+    const gone = (threadId: number): void => {
+      if (known.delete(threadId)) this.options.threadGone(threadId);
+    };
+    pool.on('workerCreate', (worker: { id: number }) => {
+      const threadId = worker.id; // read now: a dead worker's id reads -1
+      known.add(threadId);
+      // A thread that died of an uncaught error, or was terminated, still reads its id at
+      // workerDestroy below: its 'exit' (the thread has stopped for sure) reports it.
+      pool.threads.find((thread) => thread.threadId === threadId)?.once('exit', () => gone(threadId));
+    });
     pool.on('workerDestroy', () => {
       const live = new Set(pool.threads.map((thread) => thread.threadId));
-      for (const threadId of known) {
-        if (live.has(threadId)) continue;
-        known.delete(threadId);
-        this.options.threadGone(threadId);
-      }
+      for (const threadId of known) if (!live.has(threadId)) gone(threadId);
     });
+    // Piscina emits 'error' for a thread that dies with no task to fail; unheard, that event
+    // would crash the whole process. threadGone has already been told, from workerDestroy.
+    pool.on('error', (error: unknown) => this.options.threadFailed?.(error));
     return pool;
   }
 }

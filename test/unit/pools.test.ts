@@ -1,0 +1,54 @@
+/**
+ * Threads that die while running no task: a timer a handler left behind throws or allocates past
+ * the type's heap limit after its task returned. The process must survive (Piscina reports such a
+ * death as an 'error' event, fatal when nobody listens), the death is reported, and the type's
+ * next task runs in a fresh thread.
+ */
+import { pathToFileURL } from 'node:url';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { ResolvedType } from '../../dist/config.js';
+import { Pools } from '../../dist/threads/pools.js';
+import { VramLedger } from '../../dist/threads/vram-ledger.js';
+import { fixture } from '../support/scheduler.js';
+
+const open: Pools[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((pools) => pools.close()));
+});
+
+function poolsFor(type: Partial<ResolvedType>) {
+  const resolved: ResolvedType = {
+    name: 't', handlerUrl: pathToFileURL(fixture('error-after-result.mjs')).href, gpu: true, vramMiB: 1024, budgetSource: 'options', concurrency: 1, timeoutMs: 0,
+    retries: 0, retryBackoffMs: 0, idempotent: false, preemptible: false, keepAliveMs: 0, kvGbPer1kTokens: 0, ramGb: 0, ...type,
+  };
+  const gone: number[] = [];
+  let failed!: (error: unknown) => void;
+  const failure = new Promise<unknown>((resolve) => (failed = resolve));
+  const pools = new Pools({
+    types: new Map([['t', resolved]]),
+    ledger: VramLedger.create([{ capacityMiB: 4096 }]).buffer,
+    freeLaneThreads: 1,
+    logLevel: 'silent',
+    serviceName: 'pools-test',
+    abortChannel: `pools-test-${process.pid}`,
+    threadGone: (threadId) => gone.push(threadId),
+    threadFailed: failed,
+  });
+  open.push(pools);
+  let seq = 0;
+  const run = (payload: unknown) => pools.run({ op: 'run', taskId: `task-${++seq}`, seq, type: 't', payload });
+  return { run, failure, gone };
+}
+
+describe('a thread that dies between tasks', () => {
+  it.each([
+    ['an error thrown after the task returned', 'throw', {}, 'thrown after the task returned'],
+    ['memory allocated past maxHeapMb after the task returned', 'allocate', { maxHeapMb: 32 }, 'memory limit'],
+  ] as const)('%s: reported, the process goes on, and the next task runs in a fresh thread', async (_label, late, type, message) => {
+    const { run, failure, gone } = poolsFor(type);
+    expect(await run({ late })).toEqual({ ok: true, value: 'ok' });
+    expect(String(await failure)).toContain(message);
+    await vi.waitFor(() => expect(gone).toHaveLength(1)); // reported once the dead thread's exit arrives
+    expect(await run({})).toEqual({ ok: true, value: 'ok' });
+  });
+});
