@@ -87,6 +87,8 @@ export class Scheduler extends EventEmitter {
   private readonly runTimes = new RunTimes();
   private readonly retention: Retention;
   private readonly observations = new VramObservations();
+  /** Last ctx.progress() report per running task. */
+  private readonly progress = new Map<string, { value: number; info?: unknown }>();
   private readonly monitor: AnyActorRef | undefined;
   private expiry: NodeJS.Timeout | undefined;
   /** Detaches a submit's AbortSignal listener once its task has ended. */
@@ -121,6 +123,14 @@ export class Scheduler extends EventEmitter {
       serviceName: config.serviceName,
       threadGone: (threadId) => this.ledger.recoverThread(threadId),
       abortChannel: this.controls.channelName,
+      appCalls: {
+        progress: (taskId, value, info) => this.taskProgress(taskId, value, info),
+        submit: (type, payload, options) =>
+          this.submit(type, payload, options).then(
+            (receipt) => ({ ok: true as const, receipt }),
+            (error: unknown) => ({ ok: false as const, error: { code: (error as { code?: string }).code ?? ErrorCode.HANDLER_ERROR, message: error instanceof Error ? error.message : String(error) } }),
+          ),
+      },
     });
     const run: TaskRunDeps = {
       store,
@@ -284,9 +294,11 @@ export class Scheduler extends EventEmitter {
     return toResult(this.read(id, 'read a result'));
   }
 
-  /** The task's stored record. */
+  /** The task's stored record; while it runs, with its handler's last `ctx.progress()` report. */
   async get(id: string): Promise<TaskRecord> {
-    return this.read(id, 'read a task');
+    const record = this.read(id, 'read a task');
+    const progress = record.status === 'running' ? this.progress.get(id) : undefined;
+    return progress === undefined ? record : { ...record, progress };
   }
 
   /** Submit, then wait for the result. */
@@ -464,6 +476,15 @@ export class Scheduler extends EventEmitter {
     });
   }
 
+  /** A handler's ctx.progress(), already throttled in its thread. Late reports of an ended task are dropped. */
+  private taskProgress(id: string, value: number, info: unknown): void {
+    const record = this.controls.isRunning(id) ? this.store.get(id) : undefined;
+    if (record === undefined) return;
+    const progress = info === undefined ? { value } : { value, info };
+    this.progress.set(id, progress);
+    this.notify('task:progress', { id, type: record.type, ...progress });
+  }
+
   private taskStarted(record: TaskRecord): void {
     this.notify('task:started', {
       id: record.id,
@@ -474,6 +495,7 @@ export class Scheduler extends EventEmitter {
   }
 
   private taskFinished(record: TaskRecord): void {
+    this.progress.delete(record.id);
     this.admission.forget(record.type, record.key);
     this.signalCleanups.get(record.id)?.();
     this.signalCleanups.delete(record.id);

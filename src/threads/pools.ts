@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { ResolvedType } from '../config.js';
 import type { RunMessage, WorkerReply, WorkerSetup } from './protocol.js';
+import { exposeAppCalls, isAppPortMessage, type AppCalls } from './app-calls.js';
 
 const workerEntry = fileURLToPath(new URL('./worker-entry.js', import.meta.url));
 
@@ -20,6 +21,8 @@ export interface PoolsOptions {
   serviceName: string;
   /** The BroadcastChannel on which workers receive requests to abort a task's ctx.signal. */
   abortChannel: string;
+  /** What handlers may call on the main thread (ctx.progress, ctx.submit). */
+  appCalls: AppCalls;
 }
 
 export class Pools {
@@ -77,6 +80,9 @@ export class Pools {
     // Piscina reports a destroyed worker without its id (a dead worker's threadId reads -1):
     // remember the ids of live workers and report those that are no longer among them.
     const known = new Set<number>();
+    pool.on('message', (message: unknown) => {
+      if (isAppPortMessage(message)) exposeAppCalls(this.options.appCalls, message.vramSchedulerAppPort);
+    });
     pool.on('workerCreate', (worker: { id: number }) => known.add(worker.id));
     pool.on('workerDestroy', () => {
       const live = new Set(pool.threads.map((thread) => thread.threadId));
