@@ -365,12 +365,12 @@ export class Scheduler extends EventEmitter {
     return true;
   }
 
-  private cancelQueued(task: { id: string; type: string }): Promise<void> {
+  private cancelQueued(task: Pick<QueueEntry, 'id' | 'type' | 'priority'>): Promise<void> {
     return this.endQueued(task, 'cancelled', { code: ErrorCode.CANCELLED, message: 'cancelled while queued' });
   }
 
   /** Ends a task that has not started: out of the queue, terminal in the store. */
-  private async endQueued(task: { id: string; type: string }, status: 'cancelled' | 'failed', error: TaskError): Promise<void> {
+  private async endQueued(task: Pick<QueueEntry, 'id' | 'type' | 'priority'>, status: 'cancelled' | 'failed', error: TaskError): Promise<void> {
     // In the in-memory queue unless it waits out a retry backoff, or its type is no longer configured.
     if (!this.backoffs.cancel(task.id) && this.config.types.has(task.type)) this.queues.remove(task);
     const done = await this.store.finish(task.id, { status, error, finishedAt: Date.now() });

@@ -3,6 +3,7 @@ import type { AnyActorRef } from 'xstate';
 import type { TaskQueues } from './dispatch/queues.js';
 import type { Device } from './gpu/detect.js';
 import type { BatchContext } from './machines/batch.js';
+import type { Priority } from './task.js';
 import type { VramLedger } from './threads/vram-ledger.js';
 import { mibToGb } from './units.js';
 
@@ -13,6 +14,8 @@ export interface SchedulerSnapshot {
   devices: { id: string; vramGb: number; reservedGb: number }[];
   /** Queued tasks per configured type. */
   queues: Record<string, number>;
+  /** Queued tasks per configured type, split by the priority they were submitted with. */
+  queuedByPriority: Record<string, Record<Priority, number>>;
   /** Live batches: `running` tasks now, `tasks` started so far, `state` of the batch machine. */
   batches: { type: string; device: string; vramGb: number; running: number; tasks: number; state: string }[];
 }
@@ -27,7 +30,11 @@ export interface SnapshotSources {
 
 export function takeSnapshot({ supervisor, devices, ledger, queues, typeNames }: SnapshotSources): SchedulerSnapshot {
   const depths: Record<string, number> = {};
-  for (const name of typeNames) depths[name] = queues.depth(name);
+  const byPriority: Record<string, Record<Priority, number>> = {};
+  for (const name of typeNames) {
+    depths[name] = queues.depth(name);
+    byPriority[name] = queues.depthByPriority(name);
+  }
   return {
     state: String(supervisor.value),
     devices: devices.map((d) => ({
@@ -36,6 +43,7 @@ export function takeSnapshot({ supervisor, devices, ledger, queues, typeNames }:
       reservedGb: mibToGb(ledger.reserved(d.index)),
     })),
     queues: depths,
+    queuedByPriority: byPriority,
     batches: Object.values(supervisor.children).map((child) => {
       const batch = child!.getSnapshot() as { value: unknown; context: BatchContext };
       const { type, device, leaseMiB, inFlight, started } = batch.context;

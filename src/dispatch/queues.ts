@@ -4,7 +4,7 @@
  * Removal of a task in the middle (cancel) is lazy: the id is marked and skipped when it
  * reaches the head.
  */
-import { PRIORITY_RANK, type QueueEntry } from '../task.js';
+import { PRIORITIES, PRIORITY_RANK, type Priority, type QueueEntry } from '../task.js';
 
 /** A FIFO with O(1) push and shift: a growable ring buffer. */
 class Fifo<T> {
@@ -48,6 +48,8 @@ class TypeQueue {
   /** Indexed by PRIORITY_RANK: 0 = critical … 3 = low. */
   readonly lanes = [new Fifo<QueueEntry>(), new Fifo<QueueEntry>(), new Fifo<QueueEntry>(), new Fifo<QueueEntry>()];
   depth = 0;
+  /** Live tasks per submitted priority, by PRIORITY_RANK (the lane is 'normal' for all when priorities are off). */
+  readonly byPriority = [0, 0, 0, 0];
 }
 
 /** How tasks of one type are ordered. */
@@ -79,6 +81,7 @@ export class TaskQueues {
     const queue = this.queue(entry.type);
     queue.lanes[this.lane(entry)]!.push(entry);
     queue.depth++;
+    queue.byPriority[PRIORITY_RANK[entry.priority]]!++;
     this.total++;
   }
 
@@ -128,18 +131,27 @@ export class TaskQueues {
     const queue = this.queue(entry.type);
     queue.lanes[this.lane(entry)]!.shift();
     queue.depth--;
+    queue.byPriority[PRIORITY_RANK[entry.priority]]!--;
     this.total--;
   }
 
   /** Marks a queued task removed (lazy deletion). The caller knows it is queued. */
-  remove(entry: { id: string; type: string }): void {
+  remove(entry: Pick<QueueEntry, 'id' | 'type' | 'priority'>): void {
     this.removed.add(entry.id);
-    this.queue(entry.type).depth--;
+    const queue = this.queue(entry.type);
+    queue.depth--;
+    queue.byPriority[PRIORITY_RANK[entry.priority]]!--;
     this.total--;
   }
 
   depth(type: string): number {
     return this.byType.get(type)?.depth ?? 0;
+  }
+
+  /** Queued tasks of one type per priority they were submitted with. O(1). */
+  depthByPriority(type: string): Record<Priority, number> {
+    const counts = this.byType.get(type)?.byPriority;
+    return Object.fromEntries(PRIORITIES.map((p) => [p, counts?.[PRIORITY_RANK[p]] ?? 0])) as Record<Priority, number>;
   }
 
   /** Tasks queued across all types. */

@@ -45,6 +45,20 @@ describe('TaskQueues', () => {
     expect(q.size).toBe(0);
   });
 
+  it('counts queued tasks per submitted priority through push, shift and remove, priorities on or off', () => {
+    for (const priorityScheduling of [true, false]) {
+      const q = new TaskQueues({ priorityScheduling, agingMs: 0 });
+      const [low, high, critical, normal] = [entry('x', 'low'), entry('x', 'high'), entry('x', 'critical'), entry('x')];
+      for (const e of [low, high, critical, normal]) q.push(e!);
+      expect(q.depthByPriority('x')).toEqual({ low: 1, normal: 1, high: 1, critical: 1 });
+      q.remove(high!);
+      const first = q.shift('x'); // critical when priorities are on; low (acknowledged first) when off
+      expect(first).toBe(priorityScheduling ? critical : low);
+      expect(q.depthByPriority('x')).toEqual({ low: 1, normal: 1, high: 0, critical: 1, [first!.priority]: 0 });
+      expect(q.depthByPriority('unknown')).toEqual({ low: 0, normal: 0, high: 0, critical: 0 });
+    }
+  });
+
   it('ages a waiting task one priority higher per interval, past critical', () => {
     const q = new TaskQueues({ priorityScheduling: true, agingMs: 100 });
     const low = { ...entry('x', 'low'), queuedAt: 0 };
