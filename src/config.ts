@@ -15,6 +15,7 @@ import { InvalidOptionsError, expected } from './errors.js';
 import { gbToMiB } from './units.js';
 import type { DeviceOptions } from './options.js';
 import { readScheduling, SCHEDULING_KEYS, type Scheduling } from './scheduling-options.js';
+import { OBSERVABILITY_KEYS, readObservability, type Observability } from './observability-options.js';
 
 /** A task type after validation. */
 export interface ResolvedType {
@@ -55,6 +56,7 @@ export interface ResolvedConfig {
   logger: Logger;
   types: ReadonlyMap<string, ResolvedType>;
   scheduling: Scheduling;
+  observability: Observability;
 }
 
 /** GB (as users write budgets) → whole MiB (as the ledger counts), rounded up. One definition, in units.ts. */
@@ -69,7 +71,7 @@ export const MAX_GB = Math.floor(0x7fffffff / 1024);
 export const MAX_CONCURRENCY = 256;
 export const DEFAULT_MAX_QUEUE_DEPTH = 500;
 
-const OPTION_KEYS = ['types', 'dataDir', 'devices', 'configFile', 'maxQueueDepth', 'logger', 'serviceName', 'freeLaneThreads', 'env', ...SCHEDULING_KEYS];
+const OPTION_KEYS = ['types', 'dataDir', 'devices', 'configFile', 'maxQueueDepth', 'logger', 'serviceName', 'freeLaneThreads', 'env', ...SCHEDULING_KEYS, ...OBSERVABILITY_KEYS];
 const TYPE_KEYS = ['handler', 'vramGb', 'gpu', 'concurrency', 'timeoutMs', 'retries', 'retryBackoffMs', 'idempotent', 'keepAliveMs', 'kvGbPer1kTokens', 'ramGb'];
 const DEVICE_KEYS = ['id', 'vramGb'];
 const FILE_KEYS = ['vram_budgets', 'max_queue_depth'];
@@ -97,6 +99,7 @@ export async function resolveConfig(options: unknown): Promise<ResolvedConfig> {
   const optionsDepth = readOptional(options.maxQueueDepth, DEFAULT_MAX_QUEUE_DEPTH, isPositiveInt, 'options.maxQueueDepth', 'a positive integer');
   const freeLaneThreads = readOptional(options.freeLaneThreads, os.availableParallelism(), isPositiveInt, 'options.freeLaneThreads', 'a positive integer');
   const scheduling = readScheduling(options);
+  const observability = readObservability(options, env);
   const makeLogger = loggerFactory(options.logger, serviceName, env);
   const drafts = readTypes(options.types);
   const devices = options.devices === undefined ? undefined : readDevices(options.devices);
@@ -116,7 +119,7 @@ export async function resolveConfig(options: unknown): Promise<ResolvedConfig> {
 
   const logger = makeLogger();
   for (const [obj, msg] of warnings) logger.warn(obj, msg);
-  const config: ResolvedConfig = { dataDir, maxQueueDepth: file?.maxQueueDepth ?? optionsDepth, serviceName, freeLaneThreads, logger, types, scheduling };
+  const config: ResolvedConfig = { dataDir, maxQueueDepth: file?.maxQueueDepth ?? optionsDepth, serviceName, freeLaneThreads, logger, types, scheduling, observability };
   if (devices !== undefined) config.devices = devices;
   return config;
 }

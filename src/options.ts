@@ -3,6 +3,7 @@
  * (src/config.ts); everything past that edge trusts the resolved config.
  */
 import type { SchedulingOptions } from './scheduling-options.js';
+import type { ObservabilityOptions } from './observability-options.js';
 import type { Logger } from 'pino';
 
 /** One task type: one handler module, one model, one VRAM budget. */
@@ -95,7 +96,7 @@ export interface DeviceOptions {
 }
 
 /** Options of `createScheduler()`. */
-export interface SchedulerOptions extends SchedulingOptions {
+export interface SchedulerOptions extends SchedulingOptions, ObservabilityOptions {
   /**
    * The task types, by name. At least one. A name is 1–64 characters of
    * `[A-Za-z0-9_.-]`, starts with a letter or digit and never contains `..`

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { createActor, waitFor, type Actor } from 'xstate';
+import { createActor, toObserver, waitFor, type Actor } from 'xstate';
 import { createRunTask, executeTask, type TaskRunDeps } from './actors/run-task.js';
 import { TaskControls } from './actors/task-controls.js';
 import { resolveConfig, type ResolvedConfig } from './config.js';
@@ -24,9 +24,14 @@ import {
 } from './errors.js';
 import type { SchedulerEventName, SchedulerEvents } from './events.js';
 import { detectDevices, UNLIMITED_MIB, type Device } from './gpu/detect.js';
+import { startInspector, type LiveInspector } from './inspector.js';
+import { registerMetrics } from './metrics.js';
+import { serveMetrics, type MetricsServer } from './metrics-server.js';
+import type { Registry } from 'prom-client';
 import { createBatchMachine } from './machines/batch.js';
 import { createSupervisor, othersWaitFor, type SupervisorMachine } from './machines/supervisor.js';
 import type { SchedulerOptions } from './options.js';
+import type { InspectionObserver } from './observability-options.js';
 import { overdue, refuseUnlessStartable } from './policy.js';
 import { positionIn, RunTimes, type QueuePosition } from './position.js';
 import { recoverQueued } from './recovery.js';
@@ -46,13 +51,18 @@ export async function createScheduler(options: SchedulerOptions): Promise<Schedu
   // The permissive policy checks no VRAM: every device counts as unlimited.
   const devices = config.scheduling.policy === 'permissive' ? detected.map((d) => ({ ...d, capacityMiB: UNLIMITED_MIB, unlimited: true })) : detected;
   const store = TaskStore.open({ dir: config.dataDir });
+  let scheduler: Scheduler;
   try {
     const resumed = await recoverQueued(store, config, largestCapacity(devices));
-    return new Scheduler(config, devices, store, resumed);
+    const { inspectorPort } = config.observability;
+    const inspector = inspectorPort === undefined ? undefined : await startInspector(inspectorPort, config.logger);
+    scheduler = new Scheduler(config, devices, store, resumed, inspector);
   } catch (error) {
     await store.close();
     throw error;
   }
+  if (config.observability.metricsPort !== undefined) await scheduler.openMetrics(config.observability.metricsPort);
+  return scheduler;
 }
 
 const largestCapacity = (devices: readonly Device[]) => Math.max(...devices.map((d) => d.capacityMiB));
@@ -87,6 +97,8 @@ export class Scheduler extends EventEmitter {
   private committingOutcomes = 0;
   private wakeScheduled = false;
   private closing: Promise<void> | undefined;
+  private metricsRegistry: Registry | undefined;
+  private metricsServer: MetricsServer | undefined;
 
   /** @internal Use `createScheduler()`. */
   constructor(
@@ -94,6 +106,7 @@ export class Scheduler extends EventEmitter {
     private readonly devices: readonly Device[],
     private readonly store: TaskStore,
     resumed: readonly QueueEntry[],
+    private readonly inspector?: LiveInspector,
   ) {
     super();
     this.queues = new TaskQueues(config.scheduling);
@@ -155,7 +168,10 @@ export class Scheduler extends EventEmitter {
           this.checkIdle();
         },
       }),
+      { inspect: inspectionOf(config.observability.inspect, inspector?.inspect) },
     );
+    // Given a registry, count from the start; otherwise from the first metrics() call.
+    if (config.observability.metricsRegistry || config.observability.metricsPort !== undefined) this.metrics();
     this.supervisor.subscribe({ error: (error) => this.config.logger.error({ err: error }, 'supervisor failed') });
     this.supervisor.start();
     for (const entry of resumed) {
@@ -294,6 +310,37 @@ export class Scheduler extends EventEmitter {
     });
   }
 
+  /**
+   * The scheduler's Prometheus metrics (prom-client): queued tasks per type and priority, running
+   * tasks, tasks by terminal status, wait and run time histograms, VRAM capacity and reservations
+   * per device, live batches, batches started (model loads) and ended by reason (evictions).
+   * The registry is `options.metricsRegistry` when given, else one of its own.
+   */
+  metrics(): Registry {
+    return (this.metricsRegistry ??= registerMetrics(this, this.config.observability.metricsRegistry));
+  }
+
+  /** `http://127.0.0.1:<port>/metrics` when `metricsPort` is set. */
+  get metricsUrl(): string | undefined {
+    return this.metricsServer?.url;
+  }
+
+  /** The Stately inspector's page when `inspector` (or `VRAM_SCHEDULER_INSPECT`) is on. */
+  get inspectorUrl(): string | undefined {
+    return this.inspector?.url;
+  }
+
+  /** @internal `createScheduler()` calls it for `metricsPort`; a port that cannot be bound closes the scheduler and rejects. */
+  async openMetrics(port: number): Promise<void> {
+    try {
+      this.metricsServer = await serveMetrics(this.metrics(), port);
+      this.config.logger.info({ url: this.metricsServer.url }, `metrics: Prometheus text at ${this.metricsServer.url}`);
+    } catch (error) {
+      await this.close();
+      throw error;
+    }
+  }
+
   /** Stops accepting work, lets running tasks finish, then stops threads and closes the store. Queued tasks stay stored. Idempotent. */
   close(): Promise<void> {
     return (this.closing ??= this.shutdown());
@@ -317,6 +364,8 @@ export class Scheduler extends EventEmitter {
       ['let running tasks finish', () => this.drain()],
       ['stop the threads', () => this.pools.close()],
       ['close the store', () => this.store.close()],
+      ['close the metrics server', async () => this.metricsServer?.close()],
+      ['stop the inspector', async () => this.inspector?.stop()],
     ];
     for (const [step, run] of steps) {
       try {
@@ -474,4 +523,12 @@ export class Scheduler extends EventEmitter {
     if (!record) throw new TaskNotFoundError(id);
     return record;
   }
+}
+
+/** Both observers when both are given; none at all when neither is (XState then skips inspection). */
+function inspectionOf(...observers: (InspectionObserver | undefined)[]): InspectionObserver | undefined {
+  const given = observers.filter((o) => o !== undefined);
+  if (given.length <= 1) return given[0];
+  const all = given.map((o) => toObserver(o));
+  return { next: (event) => all.forEach((o) => o.next?.(event)) };
 }
