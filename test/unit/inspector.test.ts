@@ -1,7 +1,7 @@
 /** Live inspection: the Stately inspector's stream over its WebSocket, and a user's own XState observer. */
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { createWebSocketReceiver, type StatelyInspectionEvent } from '@statelyai/inspect';
+import { createWebSocketReceiver, type StatelyEventEvent, type StatelyInspectionEvent, type StatelySnapshotEvent } from '@statelyai/inspect';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { InspectionEvent } from 'xstate';
 import { closeAll, fixture, start } from '../support/scheduler.js';
@@ -27,7 +27,7 @@ describe('inspector', () => {
 
     const actors = () => events.filter((e) => e.type === '@xstate.actor');
     const snapshotsOf = (sessionId: string | undefined) =>
-      events.filter((e) => e.type === '@xstate.snapshot' && e.sessionId === sessionId).map((e) => e.snapshot as Snapshot);
+      events.filter((e) => e.type === '@xstate.snapshot' && e.sessionId === sessionId).map((e) => (e as StatelySnapshotEvent).snapshot as Snapshot);
     await vi.waitFor(() => {
       const supervisor = actors().find((a) => a.name === 'supervisor');
       const batch = actors().find((a) => a.name === 'batch:echo:1');
@@ -37,7 +37,7 @@ describe('inspector', () => {
       expect(values.join(' → ')).toContain('idle → dispatching → idle');
     });
     const supervisor = actors().find((a) => a.name === 'supervisor')!;
-    const eventNames = events.filter((e) => e.type === '@xstate.event' && e.sessionId === supervisor.sessionId).map((e) => (e.event as { type: string }).type);
+    const eventNames = events.filter((e) => e.type === '@xstate.event' && e.sessionId === supervisor.sessionId).map((e) => (e as StatelyEventEvent).event.type);
     expect(eventNames).toContain('WAKE');
     expect(eventNames).toContain('xstate.done.actor.batch:echo:1');
     expect(JSON.parse(supervisor.definition!)).toMatchObject({ id: 'supervisor', states: { idle: {}, dispatching: {}, draining: {}, stopped: {} } });
@@ -59,7 +59,7 @@ describe('inspector', () => {
     const s = await start({ inspect: (event) => seen.push(event), types: { echo: { handler: echo, vramGb: 2 } } });
     const { id } = await s.submit('echo', {});
     await s.wait(id);
-    const spawned = seen.filter((e) => e.type === '@xstate.actor').map((e) => (e.actorRef as { id: string }).id);
+    const spawned = seen.filter((e) => e.type === '@xstate.actor').map((e) => (e.actorRef as unknown as { id: string }).id);
     expect(spawned).toEqual(expect.arrayContaining(['batch:echo:1', `task:${id}`]));
     expect(seen.filter((e) => e.type === '@xstate.microstep').map((e) => (e.snapshot as Snapshot).value)).toContain('dispatching');
   });
