@@ -5,6 +5,8 @@ export type { QueuePosition } from './position.js';
 export { getScheduler, resetScheduler } from './singleton.js';
 export type { SchedulerOptions, TypeOptions, DeviceOptions } from './options.js';
 export type { SubmitOptions, SubmitReceipt } from './submit.js';
+export type { Task, TaskSpec, TaskMap, AnyTasks, TaskName, TaskInput, TaskOutput, TaskId, TypedTaskId } from './tasks.js';
+export type { InspectionObserver } from './observability-options.js';
 export type { SchedulerEvents, SchedulerEventName } from './events.js';
 export {
   PRIORITIES,

@@ -31,6 +31,7 @@ import type { Registry } from 'prom-client';
 import { createBatchMachine } from './machines/batch.js';
 import { createSupervisor, othersWaitFor, type SupervisorMachine } from './machines/supervisor.js';
 import type { SchedulerOptions } from './options.js';
+import type { AnyTasks, TaskInput, TaskMap, TaskName, TaskOutput, TypedTaskId } from './tasks.js';
 import type { InspectionObserver } from './observability-options.js';
 import { overdue, refuseUnlessStartable } from './policy.js';
 import { positionIn, RunTimes, type QueuePosition } from './position.js';
@@ -44,19 +45,22 @@ import { VramLedger } from './threads/vram-ledger.js';
 import { ResultWaiters } from './waiters.js';
 import { hasFreeRam, mibToGb } from './units.js';
 
-/** Builds a scheduler: validates options, detects devices, opens the store and recovers queued work. */
-export async function createScheduler(options: SchedulerOptions): Promise<Scheduler> {
+/**
+ * Builds a scheduler: validates options, detects devices, opens the store and recovers queued work.
+ * Declare the task map (`createScheduler<Tasks>(…)`, see `Task`) to have payloads and results typed.
+ */
+export async function createScheduler<T extends TaskMap<T> = AnyTasks>(options: SchedulerOptions<NoInfer<T>>): Promise<Scheduler<T>> {
   const config = await resolveConfig(options);
   const detected = await detectDevices(config.devices, config.logger);
   // The permissive policy checks no VRAM: every device counts as unlimited.
   const devices = config.scheduling.policy === 'permissive' ? detected.map((d) => ({ ...d, capacityMiB: UNLIMITED_MIB, unlimited: true })) : detected;
   const store = TaskStore.open({ dir: config.dataDir });
-  let scheduler: Scheduler;
+  let scheduler: Scheduler<T>;
   try {
     const resumed = await recoverQueued(store, config, largestCapacity(devices));
     const { inspectorPort } = config.observability;
     const inspector = inspectorPort === undefined ? undefined : await startInspector(inspectorPort, config.logger);
-    scheduler = new Scheduler(config, devices, store, resumed, inspector);
+    scheduler = new Scheduler<T>(config, devices, store, resumed, inspector);
   } catch (error) {
     await store.close();
     throw error;
@@ -68,14 +72,14 @@ export async function createScheduler(options: SchedulerOptions): Promise<Schedu
 const largestCapacity = (devices: readonly Device[]) => Math.max(...devices.map((d) => d.capacityMiB));
 
 // Typed `on`/`once`/`off`/`emit`, after BullMQ's listener interfaces.
-export interface Scheduler {
+export interface Scheduler<T extends TaskMap<T> = AnyTasks> {
   on<E extends SchedulerEventName>(event: E, listener: SchedulerEvents[E]): this;
   once<E extends SchedulerEventName>(event: E, listener: SchedulerEvents[E]): this;
   off<E extends SchedulerEventName>(event: E, listener: SchedulerEvents[E]): this;
   emit<E extends SchedulerEventName>(event: E, ...args: Parameters<SchedulerEvents[E]>): boolean;
 }
 
-export class Scheduler extends EventEmitter {
+export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
   private readonly queues: TaskQueues;
   /** GPU types waiting for VRAM after the last dispatch (type → MiB needed). */
   private readonly waitingForVram = new Map<string, number>();
@@ -188,6 +192,7 @@ export class Scheduler extends EventEmitter {
   }
 
   /** Queues a task; resolves once it is durably stored. Bad input rejects with a typed error and writes nothing. */
+  submit<K extends TaskName<T>>(type: K, payload: TaskInput<T, K>, options?: SubmitOptions): Promise<SubmitReceipt<K>>;
   async submit(type: string, payload: unknown, options?: SubmitOptions): Promise<SubmitReceipt> {
     if (this.closing) throw new SchedulerClosedError('submit');
     const { priority, vramGb, vramMiB, key, timeoutMs, signal } = checkSubmit(this.config.types, this.largestDeviceMiB, type, payload, options);
@@ -270,6 +275,8 @@ export class Scheduler extends EventEmitter {
   }
 
   /** The task's result once it has ended; resolves at once if it already has. */
+  wait<K extends TaskName<T>>(id: TypedTaskId<K>): Promise<TaskResult<TaskOutput<T, K>>>;
+  wait(id: string): Promise<TaskResult<TaskOutput<T, TaskName<T>>>>;
   async wait(id: string): Promise<TaskResult> {
     const record = this.read(id, 'wait');
     const result = toResult(record);
@@ -277,18 +284,23 @@ export class Scheduler extends EventEmitter {
   }
 
   /** The terminal result, or `undefined` while the task is queued or running. */
+  result<K extends TaskName<T>>(id: TypedTaskId<K>): Promise<TaskResult<TaskOutput<T, K>> | undefined>;
+  result(id: string): Promise<TaskResult<TaskOutput<T, TaskName<T>>> | undefined>;
   async result(id: string): Promise<TaskResult | undefined> {
     return toResult(this.read(id, 'read a result'));
   }
 
   /** The task's stored record. */
+  get<K extends TaskName<T>>(id: TypedTaskId<K>): Promise<TaskRecord<TaskInput<T, K>, TaskOutput<T, K>>>;
+  get(id: string): Promise<TaskRecord<TaskInput<T, TaskName<T>>, TaskOutput<T, TaskName<T>>>>;
   async get(id: string): Promise<TaskRecord> {
     return this.read(id, 'read a task');
   }
 
   /** Submit, then wait for the result. */
+  run<K extends TaskName<T>>(type: K, payload: TaskInput<T, K>, options?: SubmitOptions): Promise<TaskResult<TaskOutput<T, K>>>;
   async run(type: string, payload: unknown, options?: SubmitOptions): Promise<TaskResult> {
-    const { id } = await this.submit(type, payload, options);
+    const { id } = await (this as Scheduler).submit(type, payload, options);
     return this.wait(id);
   }
 
