@@ -8,7 +8,9 @@
 //              and sends it over its WebSocket to the local relay (no browser attached)
 // Contenders alternate within each round (off, observer, stately, then the next round), so
 // machine noise hits all of them; the result is the median tasks/s per contender and the ratios
-// to `off`. The stately run also counts the messages the relay received.
+// to `off`, and the median process CPU time per task (main and worker threads: less sensitive to
+// commit latency than tasks/s) and its ratio to `off`. The stately run also counts the messages
+// the relay received.
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
@@ -57,10 +59,12 @@ async function measure(name) {
   if (scheduler.inspectorUrl) createWebSocketReceiver({ server: scheduler.inspectorUrl.replace('http', 'ws') }).subscribe(() => relayed++);
   await windowed(200, scheduler); // warm-up: threads started, model loaded
   const started = performance.now();
+  const cpu = process.cpuUsage();
   await windowed(options.tasks, scheduler);
+  const { user, system } = process.cpuUsage(cpu);
   const wallMs = performance.now() - started;
   await scheduler.close();
-  return { tasksPerSecond: options.tasks / (wallMs / 1000), relayed };
+  return { tasksPerSecond: options.tasks / (wallMs / 1000), cpuUsPerTask: (user + system) / options.tasks, relayed };
 }
 
 /** Runs n tasks with at most `window` submitted and not yet finished. */
@@ -87,17 +91,32 @@ function freePort() {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const samples = Object.fromEntries(Object.keys(contenders).map((name) => [name, []]));
+const cpuSamples = Object.fromEntries(Object.keys(contenders).map((name) => [name, []]));
 const relayedPerTask = [];
 for (let round = 1; round <= options.rounds; round++) {
   for (const name of Object.keys(contenders)) {
-    const { tasksPerSecond, relayed } = await measure(name);
+    const { tasksPerSecond, cpuUsPerTask, relayed } = await measure(name);
     samples[name].push(tasksPerSecond);
+    cpuSamples[name].push(cpuUsPerTask);
     if (name === 'stately') relayedPerTask.push(relayed / (options.tasks + 200));
-    console.log(`round ${round} ${name.padEnd(8)} ${tasksPerSecond.toFixed(0)} tasks/s${name === 'stately' ? `, ${relayed} messages relayed` : ''}`);
+    console.log(`round ${round} ${name.padEnd(8)} ${tasksPerSecond.toFixed(0)} tasks/s, ${cpuUsPerTask.toFixed(0)} µs CPU/task${name === 'stately' ? `, ${relayed} messages relayed` : ''}`);
   }
 }
 const off = median(samples.off);
-const results = Object.fromEntries(Object.entries(samples).map(([name, xs]) => [name, { medianTasksPerSecond: Math.round(median(xs)), ratioToOff: Number((median(xs) / off).toFixed(3)), samples: xs.map(Math.round) }]));
+const offCpu = median(cpuSamples.off);
+const results = Object.fromEntries(
+  Object.entries(samples).map(([name, xs]) => [
+    name,
+    {
+      medianTasksPerSecond: Math.round(median(xs)),
+      ratioToOff: Number((median(xs) / off).toFixed(3)),
+      medianCpuUsPerTask: Math.round(median(cpuSamples[name])),
+      cpuRatioToOff: Number((median(cpuSamples[name]) / offCpu).toFixed(3)),
+      samples: xs.map(Math.round),
+      cpuSamples: cpuSamples[name].map(Math.round),
+    },
+  ]),
+);
 const report = {
   date: new Date().toISOString(),
   node: process.version,
@@ -106,6 +125,6 @@ const report = {
   results,
   statelyMessagesPerTask: Number(median(relayedPerTask).toFixed(2)),
 };
-console.table(Object.fromEntries(Object.entries(results).map(([name, r]) => [name, { 'median tasks/s': r.medianTasksPerSecond, 'ratio to off': r.ratioToOff }])));
+console.table(Object.fromEntries(Object.entries(results).map(([name, r]) => [name, { 'median tasks/s': r.medianTasksPerSecond, 'ratio to off': r.ratioToOff, 'median CPU µs/task': r.medianCpuUsPerTask, 'CPU ratio to off': r.cpuRatioToOff }])));
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
 writeFileSync(new URL('./results/inspect.json', import.meta.url), `${JSON.stringify(report, null, 2)}\n`);
