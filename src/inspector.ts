@@ -8,8 +8,11 @@
  * - transient states show: the supervisor passes through `dispatching` within one event, which
  *   XState reports as a microstep (the stock inspector drops microsteps); a microstep that
  *   changes an actor's state value is sent as a snapshot;
- * - per-task actors (`task:<id>`, one per task) are left out: they would flood the view and cost
- *   a serialization per task. A user-supplied `inspect` observer still sees everything.
+ * - per-task traffic is left out: the task actors (`task:<id>`), and a batch's bookkeeping when
+ *   one of its tasks ends (the `xstate.done.actor.task:<id>` event, and the snapshot it causes
+ *   unless the batch changes state). It would flood the view and cost a serialization per task;
+ *   a batch's counters show at its next change of state. A user-supplied `inspect` observer still
+ *   sees everything.
  */
 import http from 'node:http';
 import type { Socket } from 'node:net';
@@ -88,9 +91,13 @@ function forStately(inspector: ReturnType<typeof createWebSocketInspector>): Obs
     // Deferred like the stock inspector's own events, so serialization stays off the dispatch path and in order.
     setTimeout(() => inspector.snapshot(step.actorRef, { value, status, context }, { event: step.event }), 0);
   };
+  const sameValue = (event: Extract<InspectionEvent, { type: '@xstate.snapshot' }>): boolean =>
+    JSON.stringify((event.snapshot as { value?: unknown }).value) === shownValue.get(event.actorRef);
   return {
     next(event) {
       if ((event.actorRef as { id?: string }).id?.startsWith('task:')) return;
+      if (event.type === '@xstate.event' && isTaskDone(event.event)) return;
+      if (event.type === '@xstate.snapshot' && isTaskDone(event.event) && sameValue(event)) return;
       if (event.type === '@xstate.microstep') {
         const previous = held.get(event.actorRef);
         if (previous) show(previous);
@@ -105,6 +112,8 @@ function forStately(inspector: ReturnType<typeof createWebSocketInspector>): Obs
     },
   };
 }
+
+const isTaskDone = (event: { type: string }): boolean => event.type.startsWith('xstate.done.actor.task:');
 
 const OPEN = 1;
 interface WebSocketLike {

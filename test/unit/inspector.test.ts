@@ -41,8 +41,9 @@ describe('inspector', () => {
     expect(eventNames).toContain('WAKE');
     expect(eventNames).toContain('xstate.done.actor.batch:echo:1');
     expect(JSON.parse(supervisor.definition!)).toMatchObject({ id: 'supervisor', states: { idle: {}, dispatching: {}, draining: {}, stopped: {} } });
-    // Per-task actors stay out of this stream.
+    // Per-task traffic stays out of this stream: task actors, and a batch's event for each task that ends.
     expect(actors().map((a) => a.name).filter((name) => name.startsWith('task:'))).toEqual([]);
+    expect(events.filter((e) => e.type === '@xstate.event' && (e as StatelyEventEvent).event.type.startsWith('xstate.done.actor.task:'))).toEqual([]);
 
     // The page that embeds the Stately UI, served on loopback only.
     const page = await fetch(s.inspectorUrl!);
