@@ -3,6 +3,8 @@
  * (src/config.ts); everything past that edge trusts the resolved config.
  */
 import type { SchedulingOptions } from './scheduling-options.js';
+import type { ObservabilityOptions } from './observability-options.js';
+import type { AnyTasks, TaskMap } from './tasks.js';
 import type { Logger } from 'pino';
 import type { RetentionOptions } from './store/retention.js';
 import type { GpuUsageSource } from './gpu/usage.js';
@@ -107,14 +109,14 @@ export interface DeviceOptions {
 }
 
 /** Options of `createScheduler()`. */
-export interface SchedulerOptions extends SchedulingOptions {
+export interface SchedulerOptions<T extends TaskMap<T> = AnyTasks> extends SchedulingOptions, ObservabilityOptions {
   /**
    * The task types, by name. At least one. A name is 1–64 characters of
    * `[A-Za-z0-9_.-]`, starts with a letter or digit and never contains `..`
    * (names appear in logs, environment variable names and store keys).
    * @example { cover_letter: { handler: './handlers/cover-letter.js', vramGb: 8 } }
    */
-  types: Record<string, TypeOptions>;
+  types: { [K in keyof T]: TypeOptions };
   /**
    * Directory of the durable task store, relative to `process.cwd()` unless absolute.
    * @default './.vram-scheduler'

@@ -181,6 +181,7 @@ export function createBatchMachine(deps: BatchDeps) {
       },
       unloading: {
         invoke: {
+          id: 'unload',
           src: 'unload',
           input: ({ context }) => context.type,
           onDone: 'released',

@@ -18,6 +18,9 @@ export interface TaskStoreOptions {
   dir: string;
 }
 
+/** What another process may do with a store it does not own: read committed state, never write. */
+export type TaskStoreReader = Pick<TaskStore, 'dir' | 'getCommitted' | 'counts' | 'queued' | 'running' | 'ended' | 'close'>;
+
 export interface FinishFields {
   status: 'succeeded' | 'failed' | 'cancelled';
   value?: unknown;
@@ -63,7 +66,7 @@ export class TaskStore {
   readonly #pending = new Map<string, TaskRecord>();
   #closed = false;
 
-  private constructor(dir: string, root: RootDatabase) {
+  private constructor(dir: string, root: RootDatabase, readOnly = false) {
     this.dir = dir;
     this.#root = root;
     this.#tasks = root.openDB<TaskRecord, string>('tasks', {});
@@ -71,7 +74,7 @@ export class TaskStore {
     this.#running = root.openDB<true, string>('running', {});
     this.#meta = root.openDB<number, string>('meta', {});
     this.#finished = root.openDB<true, FinishedKey>('finished', {});
-    this.#indexFinished();
+    if (!readOnly) this.#indexFinished(); // a reader of an older store just sees no finished index
     this.#finishedCount = (this.#finished.getStats() as { entryCount: number }).entryCount;
     const seq = this.#meta.get('seq') ?? 0;
     if (!Number.isSafeInteger(seq) || seq < 0) throw new Error(`meta.seq is ${String(seq)}, not a sequence number`);
@@ -97,6 +100,26 @@ export class TaskStore {
     } catch (cause) {
       void root?.close();
       throw openError(dir, `LMDB could not open it (${describe(cause)})`, RESTORE_FIX, cause);
+    }
+  }
+
+  /**
+   * Opens a store another process may be writing, read-only (LMDB readers never block the
+   * writer, and see only committed transactions). Creates nothing; a missing or foreign
+   * directory → StoreError naming the path.
+   */
+  static openReadOnly(options: TaskStoreOptions): TaskStoreReader {
+    if (typeof options?.dir !== 'string' || options.dir === '') throw expected('options.dir', 'a non-empty string', options?.dir);
+    const dir = path.resolve(options.dir);
+    if (!fs.existsSync(path.join(dir, 'data.mdb'))) throw openError(dir, 'it holds no task store (no data.mdb)', 'pass the dataDir the scheduler uses');
+    checkDataFile(dir);
+    let root: RootDatabase | undefined;
+    try {
+      root = open({ path: dir, noSubdir: false, maxDbs: 8, readOnly: true });
+      return new TaskStore(dir, root, true);
+    } catch (cause) {
+      void root?.close();
+      throw openError(dir, `LMDB could not open it read-only (${describe(cause)})`, RESTORE_FIX, cause);
     }
   }
 
@@ -235,7 +258,7 @@ export class TaskStore {
       done = this.#running.remove(id);
     }
     if (done !== undefined) await done.catch((cause: unknown) => Promise.reject(this.#commitError(cause)));
-    return { queued: Array.from(this.#queue.getRange(), ({ value }) => value), interrupted };
+    return { queued: this.queued(), interrupted };
   }
 
   /** Finished records kept (terminal tasks not yet pruned). */
@@ -275,6 +298,23 @@ export class TaskStore {
     const counts: Record<TaskStatus, number> = { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 };
     for (const { value } of this.#tasks.getRange()) counts[value.status]++;
     return counts;
+  }
+
+  /** Committed queue index in dispatch order per type (type, then priority, then seq). */
+  queued(): QueueEntry[] {
+    return Array.from(this.#queue.getRange(), ({ value }) => value);
+  }
+
+  /** Committed records of running tasks. */
+  running(): TaskRecord[] {
+    return Array.from(this.#running.getKeys(), (id) => this.#tasks.get(id)).filter((r): r is TaskRecord => r !== undefined);
+  }
+
+  /** The `limit` committed records with `status` that finished last, newest first. Scans every record: for tools, not the hot path. */
+  ended(status: 'succeeded' | 'failed' | 'cancelled', limit: number): TaskRecord[] {
+    const found: TaskRecord[] = [];
+    for (const { value } of this.#tasks.getRange()) if (value.status === status) found.push(value);
+    return found.sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0)).slice(0, limit);
   }
 
   /** Waits for writes in flight to commit, then closes the environment. Idempotent. */
