@@ -1,7 +1,8 @@
 /**
  * One task from start to outcome: mark it running (durably, before any handler side effect),
- * run it in its type's pool, record the outcome durably, report. It never rejects: every way a
- * task can end becomes a terminal record.
+ * wait for a thread of its lane, run it in its type's pool, record the outcome durably, report.
+ * It never rejects: every way a task can end becomes a terminal record. A batch or the free lane
+ * calls it directly (no actor per task: XState's per-task cost stays off the hot path).
  */
 import { ErrorCode } from '../errors.js';
 import type { ThreadSlots } from '../dispatch/thread-slots.js';
