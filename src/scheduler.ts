@@ -9,10 +9,11 @@ import { createActor, toObserver, waitFor, type Actor, type AnyActorRef } from '
 import { gpuMonitor } from './actors/gpu-monitor.js';
 import { VramObservations } from './gpu/observed.js';
 import { systemUsage } from './gpu/usage.js';
-import { createRunTask, executeTask, type TaskRunDeps } from './actors/run-task.js';
+import { executeTask, type TaskRunDeps } from './actors/run-task.js';
 import { TaskControls } from './actors/task-controls.js';
 import { resolveConfig, type ResolvedConfig } from './config.js';
 import { FreeLane } from './dispatch/free-lane.js';
+import { ThreadSlots } from './dispatch/thread-slots.js';
 import { Backoffs } from './dispatch/backoffs.js';
 import { TaskQueues } from './dispatch/queues.js';
 import { Admission } from './admission.js';
@@ -111,6 +112,8 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
   /** Task outcomes written but not yet committed. */
   private committingOutcomes = 0;
   private wakeScheduled = false;
+  /** Whether the pending wake has news for the supervisor (GPU work), not only for the free lane. */
+  private wakeSupervisor = false;
   private closing: Promise<void> | undefined;
   private dashboard: Dashboard | undefined;
   private metricsRegistry: Registry | undefined;
@@ -147,8 +150,13 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
           ),
       },
     });
+    // One thread per GPU type, running `concurrency` tasks at once; the free lane shares its threads.
+    const freeSlots = new ThreadSlots(config.freeLaneThreads);
+    const gpuSlots = new Map([...config.types.values()].filter((t) => t.gpu).map((t) => [t.name, new ThreadSlots(t.concurrency)]));
+    const slots = (type: string) => gpuSlots.get(type) ?? freeSlots;
     const run: TaskRunDeps = {
       store,
+      slots,
       pools: this.pools,
       ledger: this.ledger,
       controls: this.controls,
@@ -164,23 +172,22 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
     this.freeLane = new FreeLane({
       queues: this.queues,
       startable: () => freeTypes.filter((t) => hasFreeRam(t.ramGb)).map((t) => t.name),
-      capacity: config.freeLaneThreads * 4,
+      capacity: () => freeSlots.limit,
       run: (entry) => executeTask(run, { entry, device: undefined }),
       settled: () => this.checkIdle(),
     });
     const batch = createBatchMachine({
       queues: this.queues,
       ledger: this.ledger,
-      runTask: createRunTask(run),
+      runTask: (input) => executeTask(run, input),
       unload: (type) => this.pools.unload(type),
+      inFlightLimit: (type) => slots(type).limit,
       wentWarm: () => {
         queueMicrotask(() => this.checkIdle()); // once the batch's snapshot says warm
         this.wake(); // a type waiting for VRAM may now evict it
       },
       othersWaitFor: (type, device) => othersWaitFor(this.waitingForVram, type, this.ledger.capacity(device)),
-      preempt: (taskIds) => {
-        for (const id of taskIds) this.controls.stop(id, 'preempted');
-      },
+      preempt: (type) => this.controls.stopType(type, 'preempted'),
     });
     this.supervisor = createActor(
       createSupervisor({
@@ -254,7 +261,7 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
       this.checkIdle(); // drain() and close() wait for submits being written
     }
     this.notify('task:queued', { id, type, priority, seq: entry.seq });
-    this.wake();
+    this.wake(this.config.types.get(type)!.gpu);
     if (signal) this.cancelOnAbort(id, signal);
     return { id, isNew: true };
   }
@@ -523,14 +530,18 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
     this.signalCleanups.set(id, () => signal.removeEventListener('abort', onAbort));
   }
 
-  /** Coalesces every change of one turn into a single supervisor event. */
-  private wake(): void {
+  /** Coalesces every change of one turn into a single supervisor event; free-lane work alone needs none. */
+  private wake(supervisor = true): void {
+    this.wakeSupervisor ||= supervisor;
     if (this.wakeScheduled) return;
     this.wakeScheduled = true;
     queueMicrotask(() => {
       this.wakeScheduled = false;
       if (this.closing) return;
-      this.supervisor.send({ type: 'WAKE' });
+      if (this.wakeSupervisor) {
+        this.wakeSupervisor = false;
+        this.supervisor.send({ type: 'WAKE' });
+      }
       this.freeLane.pump();
     });
   }

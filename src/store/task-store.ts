@@ -64,6 +64,8 @@ export class TaskStore {
   #persistedSeq: number;
   /** Records written but not yet committed, so get() and the next state change see them (read-your-writes). */
   readonly #pending = new Map<string, TaskRecord>();
+  /** Records of running tasks (few: the threads' work), so ending one reads no record back from LMDB. */
+  readonly #live = new Map<string, TaskRecord>();
   #closed = false;
 
   private constructor(dir: string, root: RootDatabase, readOnly = false) {
@@ -170,6 +172,7 @@ export class TaskStore {
     const done = this.#tasks.put(id, next); // encodable: the same payload was stored by insert
     this.#queue.remove(queueKey(current));
     this.#running.put(id, true);
+    this.#live.set(id, next);
     return this.#settle(next, done);
   }
 
@@ -198,6 +201,7 @@ export class TaskStore {
     }
     this.#queue.put(queueKey(next), entry);
     this.#running.remove(id);
+    this.#live.delete(id);
     return this.#settle(next, done).then(() => entry);
   }
 
@@ -217,7 +221,10 @@ export class TaskStore {
       return Promise.reject(new StoreError(`Cannot store the result of task ${JSON.stringify(id)} (${describe(cause)}): return plain data`, { cause }));
     }
     if (current.status === 'queued') this.#queue.remove(queueKey(current));
-    else this.#running.remove(id);
+    else {
+      this.#running.remove(id);
+      this.#live.delete(id);
+    }
     this.#addFinished(next);
     return this.#settle(next, done);
   }
@@ -231,7 +238,7 @@ export class TaskStore {
   /** Synchronous read; sees this store's own writes before they commit (for the next state change). Treat the record as read-only. */
   get(id: string): TaskRecord | undefined {
     if (this.#closed) throw new StoreError(`Cannot read task ${JSON.stringify(id)}: the task store at ${this.dir} is closed`);
-    return this.#pending.get(id) ?? this.#tasks.get(id);
+    return this.#pending.get(id) ?? this.#live.get(id) ?? this.#tasks.get(id);
   }
 
   /**
@@ -326,6 +333,7 @@ export class TaskStore {
     } finally {
       openDirs.delete(this.dir);
       this.#pending.clear();
+      this.#live.clear();
     }
   }
 
@@ -353,7 +361,12 @@ export class TaskStore {
     };
     return done.then(
       () => (forget(), record),
-      (cause: unknown) => (forget(), Promise.reject(this.#commitError(cause))),
+      (cause: unknown) => {
+        forget();
+        // A start that did not commit leaves the task as it was stored.
+        if (this.#live.get(record.id) === record) this.#live.delete(record.id);
+        return Promise.reject(this.#commitError(cause));
+      },
     );
   }
 

@@ -5,6 +5,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
+import type { HardStop } from '../actors/task-controls.js';
 import type { ResolvedType } from '../config.js';
 import type { RunMessage, WorkerReply, WorkerSetup } from './protocol.js';
 import { exposeAppCalls, isAppPortMessage, type AppCalls } from './app-calls.js';
@@ -37,7 +38,7 @@ export class Pools {
   }
 
   /** Runs one task. Rejects only when the worker thread died while running it, or `signal` terminated it. */
-  run(message: RunMessage, signal?: AbortSignal): Promise<WorkerReply> {
+  run(message: RunMessage, signal?: HardStop): Promise<WorkerReply> {
     return this.pool(message.type).run(message, signal ? { signal } : {});
   }
 
