@@ -5,24 +5,18 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TaskRecord } from 'vram-scheduler';
-import { Gate } from '../support/gate.js';
-import { closeAll, fixture, start, tempDir } from '../support/scheduler.js';
+import { gatePerTest } from '../support/gate.js';
+import { fixture, start, tempDir } from '../support/scheduler.js';
 
 const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const run = promisify(execFile);
 const vramScheduler = (...args: string[]) => run(process.execPath, [cli, ...args]);
 
-let gate: Gate | undefined;
-afterEach(async () => {
-  gate?.releaseAll();
-  await closeAll();
-  gate?.close();
-  gate = undefined;
-});
+const openGate = gatePerTest();
 
 describe('vram-scheduler CLI', () => {
   it('shows queues, running tasks and failures of a live scheduler, as text and JSON', async () => {
-    gate = new Gate();
+    const gate = openGate();
     const dataDir = tempDir();
     const s = await start({
       dataDir,

@@ -3,17 +3,11 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Gate } from '../support/gate.js';
+import { gatePerTest } from '../support/gate.js';
 import { occupy } from '../support/ports.js';
-import { closeAll, fixture, start } from '../support/scheduler.js';
+import { fixture, start } from '../support/scheduler.js';
 
-let gate: Gate | undefined;
-afterEach(async () => {
-  gate?.releaseAll();
-  await closeAll();
-  gate?.close();
-  gate = undefined;
-});
+const openGate = gatePerTest();
 
 /** Parses the Prometheus text format: `name{labels} value` per sample, `# HELP`/`# TYPE` lines aside. */
 function parse(text: string): { samples: { name: string; labels: Record<string, string>; value: number }[]; types: Map<string, string> } {
@@ -36,7 +30,7 @@ const value = (samples: ReturnType<typeof parse>['samples'], name: string, label
 
 describe('metrics', () => {
   it('serves queues, running tasks, outcomes, wait and run times, VRAM and batches at /metrics on 127.0.0.1', async () => {
-    gate = new Gate();
+    const gate = openGate();
     const s = await start({
       metricsPort: 0,
       devices: [{ id: 'gpu0', vramGb: 24 }],

@@ -1,22 +1,16 @@
 /** Handlers call back to the app: ctx.progress (throttled) and ctx.submit (durable, same rules). */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCode, type SchedulerEvents } from 'vram-scheduler';
-import { Gate } from '../support/gate.js';
-import { closeAll, fixture, start } from '../support/scheduler.js';
+import { gatePerTest } from '../support/gate.js';
+import { fixture, start } from '../support/scheduler.js';
 
-let gate: Gate | undefined;
-afterEach(async () => {
-  gate?.releaseAll();
-  await closeAll();
-  gate?.close();
-  gate = undefined;
-});
+const openGate = gatePerTest();
 
 const types = { calls: { handler: fixture('calls-handler.mjs'), gpu: false }, echo: { handler: fixture('echo-handler.mjs'), gpu: false } };
 
 describe('ctx.progress', () => {
   it('reaches task:progress and get(id).progress, throttled so a burst of 1,000 sends at most a few', async () => {
-    gate = new Gate();
+    const gate = openGate();
     const s = await start({ types });
     const events: Parameters<SchedulerEvents['task:progress']>[0][] = [];
     s.on('task:progress', (e) => events.push(e));
