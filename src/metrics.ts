@@ -71,24 +71,19 @@ export function registerMetrics(source: MetricsSource, registry = new Registry()
     buckets: SECONDS_BUCKETS,
     registers,
   });
-  new Gauge({
-    name: name('device_vram_bytes'),
-    help: 'VRAM capacity per device (+Inf for the unlimited device used when no GPU is found).',
-    labelNames: ['device'] as const,
-    registers,
-    collect() {
-      for (const device of source.snapshot().devices) this.set({ device: device.id }, device.vramGb * BYTES_PER_GB);
-    },
-  });
-  new Gauge({
-    name: name('device_reserved_vram_bytes'),
-    help: 'VRAM reserved by batches and tasks per device.',
-    labelNames: ['device'] as const,
-    registers,
-    collect() {
-      for (const device of source.snapshot().devices) this.set({ device: device.id }, device.reservedGb * BYTES_PER_GB);
-    },
-  });
+  const deviceGauge = (metric: string, help: string, bytesOf: (device: SchedulerSnapshot['devices'][number]) => number) =>
+    new Gauge({
+      name: name(metric),
+      help,
+      labelNames: ['device'] as const,
+      registers,
+      collect() {
+        for (const device of source.snapshot().devices) this.set({ device: device.id }, bytesOf(device));
+      },
+    });
+  deviceGauge('device_vram_bytes', 'VRAM capacity per device (+Inf for the unlimited device used when no GPU is found).', (d) => d.vramGb * BYTES_PER_GB);
+  deviceGauge('device_reserved_vram_bytes', 'VRAM reserved by batches and tasks per device.', (d) => d.reservedGb * BYTES_PER_GB);
+  deviceGauge('device_external_vram_bytes', 'VRAM the GPU monitor saw used outside the scheduler per device (kept out of reserves).', (d) => d.externalGb * BYTES_PER_GB);
   new Gauge({
     name: name('batches'),
     help: "Live batches per type, device and state ('running', 'warm': model loaded and idle, 'finishing', 'unloading').",
