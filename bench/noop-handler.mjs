@@ -1,4 +1,4 @@
-// The scheduler's handler in bench/throughput.mjs: the same task as the raw Piscina worker.
+// The scheduler's handler in bench/overhead.mjs: the same task as the raw Piscina worker.
 import { defineHandler } from 'vram-scheduler/worker';
 import { task } from './work.mjs';
 

@@ -1,4 +1,4 @@
-// The raw Piscina worker of bench/throughput.mjs: the same task as the scheduler's handler.
+// The raw Piscina (and p-queue) worker of bench/overhead.mjs: the same task as the scheduler's handler.
 import { task } from './work.mjs';
 
 export default task;

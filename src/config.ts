@@ -17,6 +17,7 @@ import { readRetain, type Retain } from './store/retention.js';
 import { gbToMiB } from './units.js';
 import type { DeviceOptions } from './options.js';
 import { readScheduling, SCHEDULING_KEYS, type Scheduling } from './scheduling-options.js';
+import { OBSERVABILITY_KEYS, readObservability, type Observability } from './observability-options.js';
 
 /** A task type after validation. */
 export interface ResolvedType {
@@ -65,6 +66,7 @@ export interface ResolvedConfig {
   gpuMonitor: GpuMonitorConfig;
   /** Port of the dashboard on 127.0.0.1 (0 = any free one); absent = no dashboard. */
   dashboardPort?: number;
+  observability: Observability;
 }
 
 /** `false`: off. `source` absent: the system's figures, for detected GPUs only. */
@@ -84,7 +86,7 @@ export const DEFAULT_MAX_QUEUE_DEPTH = 500;
 /** A worker thread needs about 8 MB of heap to start and load a small handler (4 fails, 8 runs): twice that is the floor. */
 export const MIN_HEAP_MB = 16;
 
-const OPTION_KEYS = ['types', 'dataDir', 'devices', 'configFile', 'maxQueueDepth', 'logger', 'serviceName', 'freeLaneThreads', 'env', 'retain', 'gpuMonitor', 'dashboardPort', ...SCHEDULING_KEYS];
+const OPTION_KEYS = ['types', 'dataDir', 'devices', 'configFile', 'maxQueueDepth', 'logger', 'serviceName', 'freeLaneThreads', 'env', 'retain', 'gpuMonitor', 'dashboardPort', ...SCHEDULING_KEYS, ...OBSERVABILITY_KEYS];
 const TYPE_KEYS = ['handler', 'vramGb', 'gpu', 'concurrency', 'timeoutMs', 'retries', 'retryBackoffMs', 'idempotent', 'preemptible', 'keepAliveMs', 'kvGbPer1kTokens', 'ramGb', 'maxHeapMb'];
 const DEVICE_KEYS = ['id', 'vramGb'];
 const FILE_KEYS = ['vram_budgets', 'max_queue_depth'];
@@ -115,6 +117,7 @@ export async function resolveConfig(options: unknown): Promise<ResolvedConfig> {
   const retain = readRetain(options.retain);
   const gpuMonitor = readGpuMonitor(options.gpuMonitor);
   const dashboardPort = readOptional(options.dashboardPort, undefined, isPort, 'options.dashboardPort', 'an integer port from 0 to 65535 (0 picks a free one)');
+  const observability = readObservability(options, env);
   const makeLogger = loggerFactory(options.logger, serviceName, env);
   const drafts = readTypes(options.types);
   const devices = options.devices === undefined ? undefined : readDevices(options.devices);
@@ -134,7 +137,7 @@ export async function resolveConfig(options: unknown): Promise<ResolvedConfig> {
 
   const logger = makeLogger();
   for (const [obj, msg] of warnings) logger.warn(obj, msg);
-  const config: ResolvedConfig = { dataDir, maxQueueDepth: file?.maxQueueDepth ?? optionsDepth, serviceName, freeLaneThreads, logger, types, scheduling, retain, gpuMonitor };
+  const config: ResolvedConfig = { dataDir, maxQueueDepth: file?.maxQueueDepth ?? optionsDepth, serviceName, freeLaneThreads, logger, types, scheduling, retain, gpuMonitor, observability };
   if (devices !== undefined) config.devices = devices;
   if (dashboardPort !== undefined) config.dashboardPort = dashboardPort;
   return config;

@@ -7,6 +7,8 @@ export interface SchedulerEvents {
   'task:queued': (event: { id: string; type: string; priority: Priority; seq: number }) => void;
   /** A task was durably marked running and handed to its thread. */
   'task:started': (event: { id: string; type: string; device?: string; startedAt: number }) => void;
+  /** A running task's handler called `ctx.progress()` (throttled: at most one per 100 ms per task). */
+  'task:progress': (event: { id: string; type: string; value: number; info?: unknown }) => void;
   /** A task ended well; its result is durable. */
   'task:succeeded': (result: TaskResult) => void;
   /** A task ended in failure (`result.error.code` says why); its result is durable. */

@@ -8,7 +8,10 @@ export type { SubmitOptions, SubmitReceipt } from './submit.js';
 export type { RetentionOptions } from './store/retention.js';
 export type { GpuReading, GpuUsageSource } from './gpu/usage.js';
 export type { ObservedVram } from './gpu/observed.js';
+export type { Task, TaskSpec, TaskMap, AnyTasks, TaskName, TaskInput, TaskOutput, TaskId, TypedTaskId } from './tasks.js';
+export type { InspectionObserver } from './observability-options.js';
 export type { SchedulerEvents, SchedulerEventName } from './events.js';
+export type { BatchEndReason } from './machines/batch.js';
 export {
   PRIORITIES,
   type Priority,

@@ -3,6 +3,8 @@
  * (src/config.ts); everything past that edge trusts the resolved config.
  */
 import type { SchedulingOptions } from './scheduling-options.js';
+import type { ObservabilityOptions } from './observability-options.js';
+import type { AnyTasks, TaskMap } from './tasks.js';
 import type { Logger } from 'pino';
 import type { RetentionOptions } from './store/retention.js';
 import type { GpuUsageSource } from './gpu/usage.js';
@@ -92,10 +94,11 @@ export interface TypeOptions {
   ramGb?: number;
   /**
    * Heap limit of this type's worker thread, in MB (V8's old generation, passed to the thread
-   * as `resourceLimits.maxOldGenerationSizeMb`). A handler that allocates past it does not take
-   * the process down: its thread is terminated, every task running in it fails with
-   * `WORKER_CRASHED` (retried if `retries` says so), their VRAM is returned, and a fresh thread
-   * loads the model again for the next task. The limit covers the thread's JavaScript heap (the
+   * as `resourceLimits.maxOldGenerationSizeMb`). A handler that allocates past it ends only its
+   * own thread: every task running in it fails with `WORKER_CRASHED` (retried if `retries` says
+   * so), their VRAM is returned, and a fresh thread loads the model again for the next task.
+   * Without it a thread may grow to V8's default limit (derived from the machine's memory, like
+   * the main thread's) before it is ended. The limit covers the thread's JavaScript heap (the
    * loaded model's JS objects and the `concurrency` tasks sharing it), not native memory such
    * as Buffers. An integer >= 16. GPU types only: free-lane types (`gpu: false`) share their
    * threads, so giving one of them a limit is refused.
@@ -120,14 +123,14 @@ export interface DeviceOptions {
 }
 
 /** Options of `createScheduler()`. */
-export interface SchedulerOptions extends SchedulingOptions {
+export interface SchedulerOptions<T extends TaskMap<T> = AnyTasks> extends SchedulingOptions, ObservabilityOptions {
   /**
    * The task types, by name. At least one. A name is 1–64 characters of
    * `[A-Za-z0-9_.-]`, starts with a letter or digit and never contains `..`
    * (names appear in logs, environment variable names and store keys).
    * @example { cover_letter: { handler: './handlers/cover-letter.js', vramGb: 8 } }
    */
-  types: Record<string, TypeOptions>;
+  types: { [K in keyof T]: TypeOptions };
   /**
    * Directory of the durable task store, relative to `process.cwd()` unless absolute.
    * @default './.vram-scheduler'

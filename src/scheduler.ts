@@ -5,14 +5,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { createActor, waitFor, type Actor, type AnyActorRef } from 'xstate';
+import { createActor, toObserver, waitFor, type Actor, type AnyActorRef } from 'xstate';
 import { gpuMonitor } from './actors/gpu-monitor.js';
 import { VramObservations } from './gpu/observed.js';
 import { systemUsage } from './gpu/usage.js';
-import { createRunTask, executeTask, type TaskRunDeps } from './actors/run-task.js';
+import { executeTask, type TaskRunDeps } from './actors/run-task.js';
 import { TaskControls } from './actors/task-controls.js';
 import { resolveConfig, type ResolvedConfig } from './config.js';
 import { FreeLane } from './dispatch/free-lane.js';
+import { ThreadSlots } from './dispatch/thread-slots.js';
 import { Backoffs } from './dispatch/backoffs.js';
 import { TaskQueues } from './dispatch/queues.js';
 import { Admission } from './admission.js';
@@ -28,9 +29,15 @@ import {
 import type { SchedulerEventName, SchedulerEvents } from './events.js';
 import { detectDevices, UNLIMITED_MIB, type Device } from './gpu/detect.js';
 import { startDashboard, type Dashboard } from './dashboard/server.js';
+import { startInspector, type LiveInspector } from './inspector.js';
+import { registerMetrics } from './metrics.js';
+import { serveMetrics, type MetricsServer } from './metrics-server.js';
+import type { Registry } from 'prom-client';
 import { createBatchMachine } from './machines/batch.js';
 import { createSupervisor, othersWaitFor, type SupervisorMachine } from './machines/supervisor.js';
 import type { SchedulerOptions } from './options.js';
+import type { AnyTasks, TaskInput, TaskMap, TaskName, TaskOutput, TypedTaskId } from './tasks.js';
+import type { InspectionObserver } from './observability-options.js';
 import { overdue, refuseUnlessStartable } from './policy.js';
 import { positionIn, RunTimes, type QueuePosition } from './position.js';
 import { recoverQueued } from './recovery.js';
@@ -44,21 +51,27 @@ import { VramLedger } from './threads/vram-ledger.js';
 import { ResultWaiters } from './waiters.js';
 import { hasFreeRam, mibToGb } from './units.js';
 
-/** Builds a scheduler: validates options, detects devices, opens the store and recovers queued work. */
-export async function createScheduler(options: SchedulerOptions): Promise<Scheduler> {
+/**
+ * Builds a scheduler: validates options, detects devices, opens the store and recovers queued work.
+ * Declare the task map (`createScheduler<Tasks>(…)`, see `Task`) to have payloads and results typed.
+ */
+export async function createScheduler<T extends TaskMap<T> = AnyTasks>(options: SchedulerOptions<NoInfer<T>>): Promise<Scheduler<T>> {
   const config = await resolveConfig(options);
   const detected = await detectDevices(config.devices, config.logger);
   // The permissive policy checks no VRAM: every device counts as unlimited.
   const devices = config.scheduling.policy === 'permissive' ? detected.map((d) => ({ ...d, capacityMiB: UNLIMITED_MIB, unlimited: true })) : detected;
   const store = TaskStore.open({ dir: config.dataDir });
-  let scheduler: Scheduler;
+  let scheduler: Scheduler<T>;
   try {
     const resumed = await recoverQueued(store, config, largestCapacity(devices));
-    scheduler = new Scheduler(config, devices, store, resumed);
+    const { inspectorPort } = config.observability;
+    const inspector = inspectorPort === undefined ? undefined : await startInspector(inspectorPort, config.logger);
+    scheduler = new Scheduler<T>(config, devices, store, resumed, inspector);
   } catch (error) {
     await store.close();
     throw error;
   }
+  if (config.observability.metricsPort !== undefined) await scheduler.openMetrics(config.observability.metricsPort);
   if (config.dashboardPort !== undefined) await scheduler.openDashboard(config.dashboardPort);
   return scheduler;
 }
@@ -66,14 +79,14 @@ export async function createScheduler(options: SchedulerOptions): Promise<Schedu
 const largestCapacity = (devices: readonly Device[]) => Math.max(...devices.map((d) => d.capacityMiB));
 
 // Typed `on`/`once`/`off`/`emit`, after BullMQ's listener interfaces.
-export interface Scheduler {
+export interface Scheduler<T extends TaskMap<T> = AnyTasks> {
   on<E extends SchedulerEventName>(event: E, listener: SchedulerEvents[E]): this;
   once<E extends SchedulerEventName>(event: E, listener: SchedulerEvents[E]): this;
   off<E extends SchedulerEventName>(event: E, listener: SchedulerEvents[E]): this;
   emit<E extends SchedulerEventName>(event: E, ...args: Parameters<SchedulerEvents[E]>): boolean;
 }
 
-export class Scheduler extends EventEmitter {
+export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
   private readonly queues: TaskQueues;
   /** GPU types waiting for VRAM after the last dispatch (type → MiB needed). */
   private readonly waitingForVram = new Map<string, number>();
@@ -87,6 +100,8 @@ export class Scheduler extends EventEmitter {
   private readonly runTimes = new RunTimes();
   private readonly retention: Retention;
   private readonly observations = new VramObservations();
+  /** Last ctx.progress() report per running task. */
+  private readonly progress = new Map<string, { value: number; info?: unknown }>();
   private readonly monitor: AnyActorRef | undefined;
   private expiry: NodeJS.Timeout | undefined;
   /** Detaches a submit's AbortSignal listener once its task has ended. */
@@ -97,8 +112,12 @@ export class Scheduler extends EventEmitter {
   /** Task outcomes written but not yet committed. */
   private committingOutcomes = 0;
   private wakeScheduled = false;
+  /** Whether the pending wake has news for the supervisor (GPU work), not only for the free lane. */
+  private wakeSupervisor = false;
   private closing: Promise<void> | undefined;
   private dashboard: Dashboard | undefined;
+  private metricsRegistry: Registry | undefined;
+  private metricsServer: MetricsServer | undefined;
 
   /** @internal Use `createScheduler()`. */
   constructor(
@@ -106,6 +125,7 @@ export class Scheduler extends EventEmitter {
     private readonly devices: readonly Device[],
     private readonly store: TaskStore,
     resumed: readonly QueueEntry[],
+    private readonly inspector?: LiveInspector,
   ) {
     super();
     this.queues = new TaskQueues(config.scheduling);
@@ -121,9 +141,22 @@ export class Scheduler extends EventEmitter {
       serviceName: config.serviceName,
       threadGone: (threadId) => this.ledger.recoverThread(threadId),
       abortChannel: this.controls.channelName,
+      appCalls: {
+        progress: (taskId, value, info) => this.taskProgress(taskId, value, info),
+        submit: (type, payload, options) =>
+          (this as Scheduler).submit(type, payload, options).then(
+            (receipt) => ({ ok: true as const, receipt }),
+            (error: unknown) => ({ ok: false as const, error: { code: (error as { code?: string }).code ?? ErrorCode.HANDLER_ERROR, message: error instanceof Error ? error.message : String(error) } }),
+          ),
+      },
     });
+    // One thread per GPU type, running `concurrency` tasks at once; the free lane shares its threads.
+    const freeSlots = new ThreadSlots(config.freeLaneThreads);
+    const gpuSlots = new Map([...config.types.values()].filter((t) => t.gpu).map((t) => [t.name, new ThreadSlots(t.concurrency)]));
+    const slots = (type: string) => gpuSlots.get(type) ?? freeSlots;
     const run: TaskRunDeps = {
       store,
+      slots,
       pools: this.pools,
       ledger: this.ledger,
       controls: this.controls,
@@ -139,23 +172,22 @@ export class Scheduler extends EventEmitter {
     this.freeLane = new FreeLane({
       queues: this.queues,
       startable: () => freeTypes.filter((t) => hasFreeRam(t.ramGb)).map((t) => t.name),
-      capacity: config.freeLaneThreads * 4,
+      capacity: () => freeSlots.limit,
       run: (entry) => executeTask(run, { entry, device: undefined }),
       settled: () => this.checkIdle(),
     });
     const batch = createBatchMachine({
       queues: this.queues,
       ledger: this.ledger,
-      runTask: createRunTask(run),
+      runTask: (input) => executeTask(run, input),
       unload: (type) => this.pools.unload(type),
+      inFlightLimit: (type) => slots(type).limit,
       wentWarm: () => {
         queueMicrotask(() => this.checkIdle()); // once the batch's snapshot says warm
         this.wake(); // a type waiting for VRAM may now evict it
       },
       othersWaitFor: (type, device) => othersWaitFor(this.waitingForVram, type, this.ledger.capacity(device)),
-      preempt: (taskIds) => {
-        for (const id of taskIds) this.controls.stop(id, 'preempted');
-      },
+      preempt: (type) => this.controls.stopType(type, 'preempted'),
     });
     this.supervisor = createActor(
       createSupervisor({
@@ -172,7 +204,10 @@ export class Scheduler extends EventEmitter {
           this.checkIdle();
         },
       }),
+      { inspect: inspectionOf(config.observability.inspect, inspector?.inspect) },
     );
+    // Given a registry, count from the start; otherwise from the first metrics() call.
+    if (config.observability.metricsRegistry || config.observability.metricsPort !== undefined) this.metrics();
     this.supervisor.subscribe({ error: (error) => this.config.logger.error({ err: error }, 'supervisor failed') });
     this.supervisor.start();
     for (const entry of resumed) {
@@ -191,6 +226,7 @@ export class Scheduler extends EventEmitter {
   }
 
   /** Queues a task; resolves once it is durably stored. Bad input rejects with a typed error and writes nothing. */
+  submit<K extends TaskName<T>>(type: K, payload: TaskInput<T, K>, options?: SubmitOptions): Promise<SubmitReceipt<K>>;
   async submit(type: string, payload: unknown, options?: SubmitOptions): Promise<SubmitReceipt> {
     if (this.closing) throw new SchedulerClosedError('submit');
     const { priority, vramGb, vramMiB, key, timeoutMs, signal } = checkSubmit(this.config.types, this.largestDeviceMiB, type, payload, options);
@@ -225,7 +261,7 @@ export class Scheduler extends EventEmitter {
       this.checkIdle(); // drain() and close() wait for submits being written
     }
     this.notify('task:queued', { id, type, priority, seq: entry.seq });
-    this.wake();
+    this.wake(this.config.types.get(type)!.gpu);
     if (signal) this.cancelOnAbort(id, signal);
     return { id, isNew: true };
   }
@@ -273,6 +309,8 @@ export class Scheduler extends EventEmitter {
   }
 
   /** The task's result once it has ended; resolves at once if it already has. */
+  wait<K extends TaskName<T>>(id: TypedTaskId<K>): Promise<TaskResult<TaskOutput<T, K>>>;
+  wait(id: string): Promise<TaskResult<TaskOutput<T, TaskName<T>>>>;
   async wait(id: string): Promise<TaskResult> {
     const record = this.read(id, 'wait');
     const result = toResult(record);
@@ -280,18 +318,25 @@ export class Scheduler extends EventEmitter {
   }
 
   /** The terminal result, or `undefined` while the task is queued or running. */
+  result<K extends TaskName<T>>(id: TypedTaskId<K>): Promise<TaskResult<TaskOutput<T, K>> | undefined>;
+  result(id: string): Promise<TaskResult<TaskOutput<T, TaskName<T>>> | undefined>;
   async result(id: string): Promise<TaskResult | undefined> {
     return toResult(this.read(id, 'read a result'));
   }
 
-  /** The task's stored record. */
+  /** The task's stored record; while it runs, with its handler's last `ctx.progress()` report. */
+  get<K extends TaskName<T>>(id: TypedTaskId<K>): Promise<TaskRecord<TaskInput<T, K>, TaskOutput<T, K>>>;
+  get(id: string): Promise<TaskRecord<TaskInput<T, TaskName<T>>, TaskOutput<T, TaskName<T>>>>;
   async get(id: string): Promise<TaskRecord> {
-    return this.read(id, 'read a task');
+    const record = this.read(id, 'read a task');
+    const progress = record.status === 'running' ? this.progress.get(id) : undefined;
+    return progress === undefined ? record : { ...record, progress };
   }
 
   /** Submit, then wait for the result. */
+  run<K extends TaskName<T>>(type: K, payload: TaskInput<T, K>, options?: SubmitOptions): Promise<TaskResult<TaskOutput<T, K>>>;
   async run(type: string, payload: unknown, options?: SubmitOptions): Promise<TaskResult> {
-    const { id } = await this.submit(type, payload, options);
+    const { id } = await (this as Scheduler).submit(type, payload, options);
     return this.wait(id);
   }
 
@@ -329,6 +374,37 @@ export class Scheduler extends EventEmitter {
     }
   }
 
+  /**
+   * The scheduler's Prometheus metrics (prom-client): queued tasks per type and priority, running
+   * tasks, tasks by terminal status, wait and run time histograms, VRAM capacity and reservations
+   * per device, live batches, batches started (model loads) and ended by reason (evictions).
+   * The registry is `options.metricsRegistry` when given, else one of its own.
+   */
+  metrics(): Registry {
+    return (this.metricsRegistry ??= registerMetrics(this, this.config.observability.metricsRegistry));
+  }
+
+  /** `http://127.0.0.1:<port>/metrics` when `metricsPort` is set. */
+  get metricsUrl(): string | undefined {
+    return this.metricsServer?.url;
+  }
+
+  /** The Stately inspector's page when `inspector` (or `VRAM_SCHEDULER_INSPECT`) is on. */
+  get inspectorUrl(): string | undefined {
+    return this.inspector?.url;
+  }
+
+  /** @internal `createScheduler()` calls it for `metricsPort`; a port that cannot be bound closes the scheduler and rejects. */
+  async openMetrics(port: number): Promise<void> {
+    try {
+      this.metricsServer = await serveMetrics(this.metrics(), port);
+      this.config.logger.info({ url: this.metricsServer.url }, `metrics: Prometheus text at ${this.metricsServer.url}`);
+    } catch (error) {
+      await this.close();
+      throw error;
+    }
+  }
+
   /** Stops accepting work, lets running tasks finish, then stops threads and closes the store. Queued tasks stay stored. Idempotent. */
   close(): Promise<void> {
     return (this.closing ??= this.shutdown());
@@ -355,6 +431,8 @@ export class Scheduler extends EventEmitter {
       ['stop the threads', () => this.pools.close()],
       ['close the store', () => this.store.close()],
       ['close the dashboard', async () => this.dashboard?.close()],
+      ['close the metrics server', async () => this.metricsServer?.close()],
+      ['stop the inspector', async () => this.inspector?.stop()],
     ];
     for (const [step, run] of steps) {
       try {
@@ -452,16 +530,29 @@ export class Scheduler extends EventEmitter {
     this.signalCleanups.set(id, () => signal.removeEventListener('abort', onAbort));
   }
 
-  /** Coalesces every change of one turn into a single supervisor event. */
-  private wake(): void {
+  /** Coalesces every change of one turn into a single supervisor event; free-lane work alone needs none. */
+  private wake(supervisor = true): void {
+    this.wakeSupervisor ||= supervisor;
     if (this.wakeScheduled) return;
     this.wakeScheduled = true;
     queueMicrotask(() => {
       this.wakeScheduled = false;
       if (this.closing) return;
-      this.supervisor.send({ type: 'WAKE' });
+      if (this.wakeSupervisor) {
+        this.wakeSupervisor = false;
+        this.supervisor.send({ type: 'WAKE' });
+      }
       this.freeLane.pump();
     });
+  }
+
+  /** A handler's ctx.progress(), already throttled in its thread. Late reports of an ended task are dropped. */
+  private taskProgress(id: string, value: number, info: unknown): void {
+    const record = this.controls.isRunning(id) ? this.store.get(id) : undefined;
+    if (record === undefined) return;
+    const progress = info === undefined ? { value } : { value, info };
+    this.progress.set(id, progress);
+    this.notify('task:progress', { id, type: record.type, ...progress });
   }
 
   private taskStarted(record: TaskRecord): void {
@@ -474,6 +565,7 @@ export class Scheduler extends EventEmitter {
   }
 
   private taskFinished(record: TaskRecord): void {
+    this.progress.delete(record.id);
     this.admission.forget(record.type, record.key);
     this.signalCleanups.get(record.id)?.();
     this.signalCleanups.delete(record.id);
@@ -543,4 +635,12 @@ export class Scheduler extends EventEmitter {
     if (!record) throw new TaskNotFoundError(id);
     return record;
   }
+}
+
+/** Both observers when both are given; none at all when neither is (XState then skips inspection). */
+function inspectionOf(...observers: (InspectionObserver | undefined)[]): InspectionObserver | undefined {
+  const given = observers.filter((o) => o !== undefined);
+  if (given.length <= 1) return given[0];
+  const all = given.map((o) => toObserver(o));
+  return { next: (event) => all.forEach((o) => o.next?.(event)) };
 }

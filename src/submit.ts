@@ -2,6 +2,7 @@
 import type { ResolvedType } from './config.js';
 import { BudgetExceedsDevicesError, expected, InvalidPayloadError, UnknownTypeError } from './errors.js';
 import { PRIORITIES, type Priority } from './task.js';
+import type { TaskId } from './tasks.js';
 import { gbToMiB, mibToGb } from './units.js';
 
 export interface SubmitOptions {
@@ -19,8 +20,9 @@ export interface SubmitOptions {
   signal?: AbortSignal;
 }
 
-export interface SubmitReceipt {
-  id: string;
+export interface SubmitReceipt<K extends string = string> {
+  /** The task's id; typed by its task type when the scheduler has declared tasks (see `Task`). */
+  id: TaskId<K>;
   /** false when `key` matched a task that is already queued or running. */
   isNew: boolean;
 }

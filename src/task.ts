@@ -47,6 +47,8 @@ export interface TaskRecord<P = unknown, R = unknown> {
   preemptions?: number;
   /** What its handler saved with `ctx.checkpoint()` when preempted; handed back as `ctx.resumeFrom`. */
   checkpoint?: unknown;
+  /** The last `ctx.progress()` report while it runs (not stored: `get()` adds it). */
+  progress?: { value: number; info?: unknown };
 }
 
 /** What `wait()` and `result()` return once a task has ended. */

@@ -1,10 +1,11 @@
 /**
  * One task from start to outcome: mark it running (durably, before any handler side effect),
- * run it in its type's pool, record the outcome durably, report. It never rejects: every way a
- * task can end becomes a terminal record.
+ * wait for a thread of its lane, run it in its type's pool, record the outcome durably, report.
+ * It never rejects: every way a task can end becomes a terminal record. A batch or the free lane
+ * calls it directly (no actor per task: XState's per-task cost stays off the hot path).
  */
-import { fromPromise } from 'xstate';
 import { ErrorCode } from '../errors.js';
+import type { ThreadSlots } from '../dispatch/thread-slots.js';
 import type { Device } from '../gpu/detect.js';
 import type { FinishFields, TaskStore } from '../store/task-store.js';
 import type { QueueEntry, TaskError, TaskRecord } from '../task.js';
@@ -18,6 +19,8 @@ export interface TaskRunDeps {
   pools: Pools;
   ledger: VramLedger;
   controls: TaskControls;
+  /** The threads of the task's lane (its type's pool, or the free lane). */
+  slots(type: string): ThreadSlots;
   /** The task's time limit in ms (its own or its type's); 0 = none. */
   timeoutMs(entry: QueueEntry): number;
   started(record: TaskRecord): void;
@@ -44,12 +47,17 @@ type Preempted = { preempted: { state: unknown } | undefined };
 /**
  * Resolves as soon as the task's thread is free again (the worker replied), so its batch can
  * start the next task while the outcome is committed in the background (`deps.recorded`).
+ *
+ * The handler starts only once "running" is committed: claims of one turn share a commit, and
+ * the claimed task then waits for a thread of its lane (see ThreadSlots).
  */
 export async function executeTask(deps: TaskRunDeps, { entry, device }: RunTaskInput): Promise<void> {
-  const control = deps.controls.begin(entry.id, deps.timeoutMs(entry));
+  const control = deps.controls.begin(entry.id, entry.type, deps.timeoutMs(entry));
+  const slots = deps.slots(entry.type);
   let outcome: Outcome | Preempted;
   try {
     let record: TaskRecord;
+    const claimedAt = performance.now();
     try {
       record = await deps.store.markRunning(entry.id, {
         startedAt: Date.now(),
@@ -59,8 +67,17 @@ export async function executeTask(deps: TaskRunDeps, { entry, device }: RunTaskI
       deps.broken(entry, error);
       return;
     }
-    deps.started(record);
-    outcome = control.reason ? stopped(control.reason, deps.timeoutMs(entry), control) : await runInPool(deps, entry, device, record, control);
+    slots.committed(performance.now() - claimedAt);
+    const handOver = slots.acquire();
+    if (handOver) await handOver;
+    try {
+      deps.started(record);
+      const handedAt = performance.now();
+      outcome = control.reason ? stopped(control.reason, deps.timeoutMs(entry), control) : await runInPool(deps, entry, device, record, control);
+      slots.ran(performance.now() - handedAt);
+    } finally {
+      slots.release();
+    }
     if ('preempted' in outcome) return deps.preempted(record, outcome.preempted);
     if (outcome.error && RETRYABLE.has(outcome.error.code) && deps.retry(record, outcome.error)) return;
   } finally {
@@ -82,7 +99,7 @@ async function runInPool(deps: TaskRunDeps, entry: QueueEntry, device: Device | 
         ...(device ? { device: { id: device.id, index: device.index } } : {}),
         ...(record.checkpoint === undefined ? {} : { resumeFrom: record.checkpoint }),
       },
-      control.hardStop.signal,
+      control.hardStop,
     );
   } catch (error) {
     // The thread died or was terminated: return whatever the task grew beyond its batch's lease (a live worker does it itself).
@@ -116,11 +133,6 @@ async function recordOutcome(store: TaskStore, id: string, outcome: Outcome): Pr
     const message = `the handler's result could not be stored: ${error instanceof Error ? error.message : String(error)}`;
     return store.finish(id, { status: 'failed', error: { code: ErrorCode.HANDLER_ERROR, message }, finishedAt });
   }
-}
-
-/** The actor a batch spawns per task. */
-export function createRunTask(deps: TaskRunDeps) {
-  return fromPromise<void, RunTaskInput>(({ input }) => executeTask(deps, input));
 }
 
 function crashMessage(error: unknown): string {

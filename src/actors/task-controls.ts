@@ -16,12 +16,41 @@ export interface TaskControl {
   /** Set once the task was asked to stop. */
   reason: StopReason | undefined;
   /** Aborting it terminates the task's thread: the last resort after the grace period. */
-  readonly hardStop: AbortController;
+  readonly hardStop: HardStop;
   /** The last state its handler saved with ctx.checkpoint(), if any. */
   checkpoint?: { state: unknown };
 }
 
+/**
+ * The signal a task's Piscina run listens to: the one-listener event target Piscina accepts,
+ * in place of an AbortController per task (whose signal costs more than the rest of a task's
+ * bookkeeping, for a stop that is almost never used).
+ */
+export class HardStop {
+  aborted = false;
+  reason: unknown;
+  private listener: (() => void) | undefined;
+
+  addEventListener(_name: 'abort', listener: () => void): void {
+    this.listener = listener;
+  }
+
+  removeEventListener(_name: 'abort', listener: () => void): void {
+    if (this.listener === listener) this.listener = undefined;
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    const listener = this.listener;
+    this.listener = undefined;
+    listener?.();
+  }
+}
+
 interface Entry {
+  type: string;
   control: TaskControl;
   timers: NodeJS.Timeout[];
 }
@@ -44,8 +73,8 @@ export class TaskControls {
   }
 
   /** A task is about to start; with `timeoutMs` > 0 it is stopped with 'timeout' after that long. */
-  begin(id: string, timeoutMs: number): TaskControl {
-    const entry: Entry = { control: { reason: undefined, hardStop: new AbortController() }, timers: [] };
+  begin(id: string, type: string, timeoutMs: number): TaskControl {
+    const entry: Entry = { type, control: { reason: undefined, hardStop: new HardStop() }, timers: [] };
     this.running.set(id, entry);
     if (timeoutMs > 0) entry.timers.push(setTimeout(() => this.stop(id, 'timeout'), timeoutMs));
     return entry.control;
@@ -64,6 +93,11 @@ export class TaskControls {
     this.channel.postMessage({ op: 'abort', taskId: id, reason } satisfies ControlMessage);
     entry.timers.push(setTimeout(() => entry.control.hardStop.abort(reason), this.graceMs));
     return true;
+  }
+
+  /** Asks every running task of `type` to stop (preemption of its batch: one batch per type). */
+  stopType(type: string, reason: StopReason): void {
+    for (const [id, entry] of this.running) if (entry.type === type) this.stop(id, reason);
   }
 
   isRunning(id: string): boolean {

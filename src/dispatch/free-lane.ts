@@ -9,8 +9,8 @@ export interface FreeLaneOptions {
   queues: TaskQueues;
   /** The `gpu: false` types that may start now (their `ramGb` is free). */
   startable(): Iterable<string>;
-  /** Tasks in flight at most: a little above the thread count keeps every thread fed. */
-  capacity: number;
+  /** Tasks in flight (claimed or running) at most: the threads, and the claims ahead that keep them fed. */
+  capacity(): number;
   run(entry: QueueEntry): Promise<void>;
   /** Called after each task settles and the lane's count is updated. */
   settled(): void;
@@ -24,7 +24,8 @@ export class FreeLane {
 
   /** Starts queued free-lane tasks while there is room. */
   pump(): void {
-    const { queues, capacity } = this.options;
+    const { queues } = this.options;
+    const capacity = this.options.capacity();
     while (!this.stopped && this.inFlight < capacity) {
       const entry = this.next();
       if (!entry) return;

@@ -11,7 +11,7 @@
  *
  * The machine holds control only: counts and the lease handle. Tasks stay in the queues.
  */
-import { assign, enqueueActions, fromPromise, setup, stopChild, type ActorLogic, type DoneActorEvent } from 'xstate';
+import { assign, enqueueActions, fromPromise, setup } from 'xstate';
 import type { RunTaskInput } from '../actors/run-task.js';
 import type { TaskQueues } from '../dispatch/queues.js';
 import type { Device } from '../gpu/detect.js';
@@ -21,16 +21,18 @@ import { PRIORITY_RANK } from '../task.js';
 export interface BatchDeps {
   queues: TaskQueues;
   ledger: VramLedger;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  runTask: ActorLogic<any, any, RunTaskInput, any, any>;
+  /** Runs one task; resolves once its thread is free again, never rejects. A plain call, not a child actor: no per-task actor to spawn and stop. */
+  runTask(input: RunTaskInput): Promise<void>;
   /** Runs the handler's `unload()` in the type's thread. */
   unload(type: string): Promise<void>;
   /** Whether another type waits for VRAM that this batch's device could give it (for the quantum). */
   othersWaitFor(type: string, device: number): boolean;
+  /** Tasks a batch of this type may hold claimed or running at once (its concurrency, and claims ahead). */
+  inFlightLimit(type: string): number;
   /** The batch went warm: nothing of it runs now (drain() may be waiting for that). */
   wentWarm(): void;
-  /** Asks these running tasks to stop for preemption (their ctx.signal aborts with 'preempted'). */
-  preempt(taskIds: string[]): void;
+  /** Asks the type's tasks in flight to stop for preemption (their ctx.signal aborts with 'preempted'). */
+  preempt(type: string): void;
 }
 
 export interface BatchInput {
@@ -76,21 +78,21 @@ export interface BatchOutput {
   reason: BatchEndReason;
 }
 
-export type BatchEvent = { type: 'TASKS_AVAILABLE' } | { type: 'STOP' } | { type: 'EVICT' } | { type: 'PREEMPT' } | DoneActorEvent;
+export type BatchEvent = { type: 'TASKS_AVAILABLE' } | { type: 'TASK_DONE' } | { type: 'STOP' } | { type: 'EVICT' } | { type: 'PREEMPT' };
 
 export function createBatchMachine(deps: BatchDeps) {
   return setup({
     types: {} as { context: BatchContext; input: BatchInput; events: BatchEvent; output: BatchOutput },
     actors: {
-      runTask: deps.runTask,
       unload: fromPromise<void, string>(({ input }) => deps.unload(input)),
     },
     actions: {
       /** Takes queued tasks while there is room; grows the lease for a task that overrides its budget. */
-      fill: enqueueActions(({ context, enqueue }) => {
+      fill: enqueueActions(({ context, enqueue, self }) => {
         let { inFlight, leaseMiB, started, bestRank } = context;
         let ending: BatchContext['ending'];
-        while (inFlight < context.concurrency) {
+        const limit = deps.inFlightLimit(context.type);
+        while (inFlight < limit) {
           const entry = deps.queues.peek(context.type);
           if (!entry) break;
           if (started > 0 && quantumSpent(context) && deps.othersWaitFor(context.type, context.device.index)) {
@@ -106,7 +108,8 @@ export function createBatchMachine(deps: BatchDeps) {
             leaseMiB = needMiB;
           }
           deps.queues.take(entry);
-          enqueue.spawnChild('runTask', { id: `task:${entry.id}`, input: { entry, device: context.device } });
+          const input = { entry, device: context.device };
+          enqueue(() => void deps.runTask(input).finally(() => self.send({ type: 'TASK_DONE' })));
           inFlight++;
           started++;
           bestRank = Math.min(bestRank, PRIORITY_RANK[entry.priority]);
@@ -123,15 +126,12 @@ export function createBatchMachine(deps: BatchDeps) {
         }
         return { inFlight, readySince };
       }),
-      /** A finished task actor leaves the batch at once: the batch never accumulates children. */
-      forgetTask: stopChild(({ event }) => (event as DoneActorEvent).actorId),
       releaseLease: ({ context }) => deps.ledger.release(context.lease),
       stopping: assign({ ending: 'stopped' as const }),
       /** Every running task is asked to stop; each goes back to its queue when it has. */
-      preempting: enqueueActions(({ enqueue, self }) => {
+      preempting: enqueueActions(({ context, enqueue }) => {
         enqueue.assign({ ending: 'preempted' as const });
-        const taskIds = Object.keys(self.getSnapshot().children).map((child) => child.slice('task:'.length));
-        enqueue(() => deps.preempt(taskIds));
+        enqueue(() => deps.preempt(context.type));
       }),
       evicted: assign({ ending: 'evicted' as const }),
       expired: assign({ ending: 'idle' as const }),
@@ -155,7 +155,7 @@ export function createBatchMachine(deps: BatchDeps) {
         entry: 'fill',
         on: {
           TASKS_AVAILABLE: { actions: 'fill' },
-          'xstate.done.actor.*': { actions: ['forgetTask', 'taskDone', 'fill'] },
+          TASK_DONE: { actions: ['taskDone', 'fill'] },
           STOP: { target: 'finishing', actions: 'stopping' },
           PREEMPT: { target: 'finishing', actions: 'preempting' },
         },
@@ -176,11 +176,12 @@ export function createBatchMachine(deps: BatchDeps) {
         after: { keepAlive: { target: 'unloading', actions: 'expired' } },
       },
       finishing: {
-        on: { 'xstate.done.actor.*': { actions: ['forgetTask', 'taskDone'] } },
+        on: { TASK_DONE: { actions: 'taskDone' } },
         always: { guard: 'idle', target: 'unloading' },
       },
       unloading: {
         invoke: {
+          id: 'unload',
           src: 'unload',
           input: ({ context }) => context.type,
           onDone: 'released',

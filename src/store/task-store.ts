@@ -18,6 +18,9 @@ export interface TaskStoreOptions {
   dir: string;
 }
 
+/** What another process may do with a store it does not own: read committed state, never write. */
+export type TaskStoreReader = Pick<TaskStore, 'dir' | 'getCommitted' | 'counts' | 'queued' | 'running' | 'ended' | 'close'>;
+
 export interface FinishFields {
   status: 'succeeded' | 'failed' | 'cancelled';
   value?: unknown;
@@ -61,9 +64,11 @@ export class TaskStore {
   #persistedSeq: number;
   /** Records written but not yet committed, so get() and the next state change see them (read-your-writes). */
   readonly #pending = new Map<string, TaskRecord>();
+  /** Records of running tasks (few: the threads' work), so ending one reads no record back from LMDB. */
+  readonly #live = new Map<string, TaskRecord>();
   #closed = false;
 
-  private constructor(dir: string, root: RootDatabase) {
+  private constructor(dir: string, root: RootDatabase, readOnly = false) {
     this.dir = dir;
     this.#root = root;
     this.#tasks = root.openDB<TaskRecord, string>('tasks', {});
@@ -71,7 +76,7 @@ export class TaskStore {
     this.#running = root.openDB<true, string>('running', {});
     this.#meta = root.openDB<number, string>('meta', {});
     this.#finished = root.openDB<true, FinishedKey>('finished', {});
-    this.#indexFinished();
+    if (!readOnly) this.#indexFinished(); // a reader of an older store just sees no finished index
     this.#finishedCount = (this.#finished.getStats() as { entryCount: number }).entryCount;
     const seq = this.#meta.get('seq') ?? 0;
     if (!Number.isSafeInteger(seq) || seq < 0) throw new Error(`meta.seq is ${String(seq)}, not a sequence number`);
@@ -97,6 +102,26 @@ export class TaskStore {
     } catch (cause) {
       void root?.close();
       throw openError(dir, `LMDB could not open it (${describe(cause)})`, RESTORE_FIX, cause);
+    }
+  }
+
+  /**
+   * Opens a store another process may be writing, read-only (LMDB readers never block the
+   * writer, and see only committed transactions). Creates nothing; a missing or foreign
+   * directory → StoreError naming the path.
+   */
+  static openReadOnly(options: TaskStoreOptions): TaskStoreReader {
+    if (typeof options?.dir !== 'string' || options.dir === '') throw expected('options.dir', 'a non-empty string', options?.dir);
+    const dir = path.resolve(options.dir);
+    if (!fs.existsSync(path.join(dir, 'data.mdb'))) throw openError(dir, 'it holds no task store (no data.mdb)', 'pass the dataDir the scheduler uses');
+    checkDataFile(dir);
+    let root: RootDatabase | undefined;
+    try {
+      root = open({ path: dir, noSubdir: false, maxDbs: 8, readOnly: true });
+      return new TaskStore(dir, root, true);
+    } catch (cause) {
+      void root?.close();
+      throw openError(dir, `LMDB could not open it read-only (${describe(cause)})`, RESTORE_FIX, cause);
     }
   }
 
@@ -147,6 +172,7 @@ export class TaskStore {
     const done = this.#tasks.put(id, next); // encodable: the same payload was stored by insert
     this.#queue.remove(queueKey(current));
     this.#running.put(id, true);
+    this.#live.set(id, next);
     return this.#settle(next, done);
   }
 
@@ -175,6 +201,7 @@ export class TaskStore {
     }
     this.#queue.put(queueKey(next), entry);
     this.#running.remove(id);
+    this.#live.delete(id);
     return this.#settle(next, done).then(() => entry);
   }
 
@@ -194,7 +221,10 @@ export class TaskStore {
       return Promise.reject(new StoreError(`Cannot store the result of task ${JSON.stringify(id)} (${describe(cause)}): return plain data`, { cause }));
     }
     if (current.status === 'queued') this.#queue.remove(queueKey(current));
-    else this.#running.remove(id);
+    else {
+      this.#running.remove(id);
+      this.#live.delete(id);
+    }
     this.#addFinished(next);
     return this.#settle(next, done);
   }
@@ -208,7 +238,7 @@ export class TaskStore {
   /** Synchronous read; sees this store's own writes before they commit (for the next state change). Treat the record as read-only. */
   get(id: string): TaskRecord | undefined {
     if (this.#closed) throw new StoreError(`Cannot read task ${JSON.stringify(id)}: the task store at ${this.dir} is closed`);
-    return this.#pending.get(id) ?? this.#tasks.get(id);
+    return this.#pending.get(id) ?? this.#live.get(id) ?? this.#tasks.get(id);
   }
 
   /**
@@ -235,7 +265,7 @@ export class TaskStore {
       done = this.#running.remove(id);
     }
     if (done !== undefined) await done.catch((cause: unknown) => Promise.reject(this.#commitError(cause)));
-    return { queued: Array.from(this.#queue.getRange(), ({ value }) => value), interrupted };
+    return { queued: this.queued(), interrupted };
   }
 
   /** Finished records kept (terminal tasks not yet pruned). */
@@ -277,6 +307,23 @@ export class TaskStore {
     return counts;
   }
 
+  /** Committed queue index in dispatch order per type (type, then priority, then seq). */
+  queued(): QueueEntry[] {
+    return Array.from(this.#queue.getRange(), ({ value }) => value);
+  }
+
+  /** Committed records of running tasks. */
+  running(): TaskRecord[] {
+    return Array.from(this.#running.getKeys(), (id) => this.#tasks.get(id)).filter((r): r is TaskRecord => r !== undefined);
+  }
+
+  /** The `limit` committed records with `status` that finished last, newest first. Scans every record: for tools, not the hot path. */
+  ended(status: 'succeeded' | 'failed' | 'cancelled', limit: number): TaskRecord[] {
+    const found: TaskRecord[] = [];
+    for (const { value } of this.#tasks.getRange()) if (value.status === status) found.push(value);
+    return found.sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0)).slice(0, limit);
+  }
+
   /** Waits for writes in flight to commit, then closes the environment. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -286,6 +333,7 @@ export class TaskStore {
     } finally {
       openDirs.delete(this.dir);
       this.#pending.clear();
+      this.#live.clear();
     }
   }
 
@@ -313,7 +361,12 @@ export class TaskStore {
     };
     return done.then(
       () => (forget(), record),
-      (cause: unknown) => (forget(), Promise.reject(this.#commitError(cause))),
+      (cause: unknown) => {
+        forget();
+        // A start that did not commit leaves the task as it was stored.
+        if (this.#live.get(record.id) === record) this.#live.delete(record.id);
+        return Promise.reject(this.#commitError(cause));
+      },
     );
   }
 

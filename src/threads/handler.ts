@@ -3,6 +3,7 @@
  * Handler modules run in worker threads; they import this through `vram-scheduler/worker`.
  */
 import type { Logger } from 'pino';
+import type { SubmitOptions, SubmitReceipt } from '../submit.js';
 
 /** The device a GPU task runs on. Free-lane tasks have none. */
 export interface TaskDevice {
@@ -50,6 +51,14 @@ export interface TaskContext extends LoadContext {
   checkpoint(state: unknown): Promise<void>;
   /** The state the task's last preempted run saved with `checkpoint()`; undefined on a first run. */
   resumeFrom: unknown;
+  /**
+   * Reports progress (any finite number, e.g. a fraction or tokens so far, and optional
+   * cloneable `info`): a `task:progress` event and `scheduler.get(id).progress` on the main
+   * thread. Throttled to one report per 100 ms per task; the latest one wins.
+   */
+  progress(value: number, info?: unknown): void;
+  /** Submits a follow-up task (durable, same rules as `scheduler.submit`; no `signal`). Rejects with the same typed errors. */
+  submit(type: string, payload: unknown, options?: Omit<SubmitOptions, 'signal'>): Promise<SubmitReceipt>;
 }
 
 export interface HandlerDefinition<Payload = unknown, Result = unknown, Model = undefined> {

@@ -5,8 +5,10 @@
  */
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
+import type { HardStop } from '../actors/task-controls.js';
 import type { ResolvedType } from '../config.js';
 import type { RunMessage, WorkerReply, WorkerSetup } from './protocol.js';
+import { exposeAppCalls, isAppPortMessage, type AppCalls } from './app-calls.js';
 
 const workerEntry = fileURLToPath(new URL('./worker-entry.js', import.meta.url));
 
@@ -20,6 +22,8 @@ export interface PoolsOptions {
   serviceName: string;
   /** The BroadcastChannel on which workers receive requests to abort a task's ctx.signal. */
   abortChannel: string;
+  /** What handlers may call on the main thread (ctx.progress, ctx.submit). */
+  appCalls: AppCalls;
   /** A thread died while running no task (a handler's error or allocation outlived its task); a fresh thread replaces it. */
   threadFailed?(error: unknown): void;
 }
@@ -36,7 +40,7 @@ export class Pools {
   }
 
   /** Runs one task. Rejects only when the worker thread died while running it, or `signal` terminated it. */
-  run(message: RunMessage, signal?: AbortSignal): Promise<WorkerReply> {
+  run(message: RunMessage, signal?: HardStop): Promise<WorkerReply> {
     return this.pool(message.type).run(message, signal ? { signal } : {});
   }
 
@@ -81,6 +85,9 @@ export class Pools {
     // Piscina reports a destroyed worker without its id (a dead worker's threadId reads -1):
     // remember the ids of live workers and report those that are no longer among them.
     const known = new Set<number>();
+    pool.on('message', (message: unknown) => {
+      if (isAppPortMessage(message)) exposeAppCalls(this.options.appCalls, message.vramSchedulerAppPort);
+    });
     const gone = (threadId: number): void => {
       if (known.delete(threadId)) this.options.threadGone(threadId);
     };
@@ -96,7 +103,7 @@ export class Pools {
       for (const threadId of known) if (!live.has(threadId)) gone(threadId);
     });
     // Piscina emits 'error' for a thread that dies with no task to fail; unheard, that event
-    // would crash the whole process. threadGone has already been told, from workerDestroy.
+    // would crash the whole process. The thread is reported gone above, at the latest at its exit.
     pool.on('error', (error: unknown) => this.options.threadFailed?.(error));
     return pool;
   }

@@ -4,7 +4,7 @@
  * every task with a reply instead of throwing: a rejected `pool.run()` then always means the
  * thread itself died.
  */
-import { BroadcastChannel, threadId, workerData } from 'node:worker_threads';
+import { BroadcastChannel, MessageChannel, parentPort, threadId, workerData } from 'node:worker_threads';
 import type { ControlMessage } from '../actors/task-controls.js';
 import { pino } from 'pino';
 import { ErrorCode, SchedulerError } from '../errors.js';
@@ -12,6 +12,8 @@ import { gbToMiB } from '../units.js';
 import { isHandler, type Handler, type TaskContext, type TaskDevice, type TaskVram } from './handler.js';
 import type { RunMessage, WorkerMessage, WorkerReply, WorkerSetup } from './protocol.js';
 import { VramLedger } from './vram-ledger.js';
+import { connectAppCalls, type AppPortMessage } from './app-calls.js';
+import { ProgressReporter } from './progress.js';
 
 const setup = workerData as WorkerSetup;
 const ledger = VramLedger.attach(setup.ledger);
@@ -31,6 +33,11 @@ aborts.onmessage = (event) => {
 };
 aborts.unref();
 
+/** Calls back to the app (progress, follow-up submits): one channel per thread, its far end posted to the pool. */
+const appChannel = new MessageChannel();
+parentPort!.postMessage({ vramSchedulerAppPort: appChannel.port2 } satisfies AppPortMessage, [appChannel.port2]);
+const app = connectAppCalls(appChannel.port1);
+
 /** Per type: the handler and its loaded model in this thread (or the load failure, kept for the batch). */
 const warm = new Map<string, Promise<Warm>>();
 
@@ -49,6 +56,7 @@ async function run(message: RunMessage): Promise<WorkerReply> {
   const vram = new TaskLease(message, controller.signal);
   signals.set(message.taskId, controller);
   let saved: { state: unknown } | undefined;
+  const progress = new ProgressReporter((value, info) => void app.progress(message.taskId, value, info));
   const ctx: TaskContext = {
     taskId: message.taskId,
     type: message.type,
@@ -62,6 +70,15 @@ async function run(message: RunMessage): Promise<WorkerReply> {
       aborts.postMessage({ op: 'checkpoint', taskId: message.taskId, state } satisfies ControlMessage);
       saved = { state };
     },
+    progress: (value, info) => progress.report(value, info),
+    async submit(type, payload, options) {
+      if (options !== undefined && typeof options === 'object' && 'signal' in options) {
+        throw new TypeError('ctx.submit(): `signal` cannot cross to the main thread; cancel the follow-up task by its id instead');
+      }
+      const reply = await app.submit(type, payload, options);
+      if (!reply.ok) throw new SchedulerError(reply.error.code as ErrorCode, reply.error.message);
+      return reply.receipt;
+    },
   };
   const withCheckpoint = (reply: WorkerReply): WorkerReply => (saved === undefined ? reply : { ...reply, checkpoint: saved });
   try {
@@ -71,6 +88,7 @@ async function run(message: RunMessage): Promise<WorkerReply> {
   } catch (error) {
     return withCheckpoint(failure(ErrorCode.HANDLER_ERROR, describe(error)));
   } finally {
+    progress.flush();
     vram.releaseAll();
     signals.delete(message.taskId);
   }

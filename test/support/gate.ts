@@ -1,4 +1,6 @@
 /** The test side of test/fixtures/gated-handler.mjs: see which tasks started, release them. */
+import { afterEach } from 'vitest';
+import { closeAll } from './scheduler.js';
 import { BroadcastChannel } from 'node:worker_threads';
 
 export interface Started {
@@ -46,4 +48,19 @@ export class Gate {
   close(): void {
     this.channel.close();
   }
+}
+
+/**
+ * A fresh Gate per test: call the returned function inside a test to open one. After each test
+ * the gate releases everything, the test's schedulers close, then the gate closes.
+ */
+export function gatePerTest(): () => Gate {
+  let gate: Gate | undefined;
+  afterEach(async () => {
+    gate?.releaseAll();
+    await closeAll();
+    gate?.close();
+    gate = undefined;
+  });
+  return () => (gate = new Gate());
 }

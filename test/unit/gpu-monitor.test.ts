@@ -3,17 +3,11 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCode, type GpuReading } from 'vram-scheduler';
 import { parseComputeApps } from '../../src/gpu/usage.js';
 import { VramLedger } from '../../src/threads/vram-ledger.js';
-import { Gate } from '../support/gate.js';
-import { capturingLogger, closeAll, fixture, start } from '../support/scheduler.js';
+import { gatePerTest } from '../support/gate.js';
+import { capturingLogger, fixture, start } from '../support/scheduler.js';
 
 const GB = 1024;
-let gate: Gate | undefined;
-afterEach(async () => {
-  gate?.releaseAll();
-  await closeAll();
-  gate?.close();
-  gate = undefined;
-});
+const openGate = gatePerTest();
 
 /** A source the test sets: what "nvidia-smi" reports for gpu0. */
 function fakeCard(initial: GpuReading) {
@@ -26,7 +20,7 @@ function fakeCard(initial: GpuReading) {
 
 describe('GPU monitor', () => {
   it('keeps VRAM used by another process out of reach, and offers it again when that process lets go', async () => {
-    gate = new Gate();
+    const gate = openGate();
     const card = fakeCard({ usedMiB: 14 * GB, ownMiB: 0 });
     const s = await start({
       types: { big: { handler: fixture('gated-handler.mjs'), vramGb: 12 }, small: { handler: fixture('gated-handler.mjs'), vramGb: 8 } },
@@ -43,7 +37,7 @@ describe('GPU monitor', () => {
   });
 
   it("flags a type whose real use exceeds its lease, with the budget to set", async () => {
-    gate = new Gate();
+    const gate = openGate();
     const card = fakeCard({ usedMiB: 0, ownMiB: 0 });
     const { logger, lines } = capturingLogger();
     const s = await start({ types: { a: { handler: fixture('gated-handler.mjs'), vramGb: 6 } }, gpuMonitor: card.gpuMonitor, logger });
@@ -55,7 +49,7 @@ describe('GPU monitor', () => {
   });
 
   it('without per-process figures, counts use above our leases as foreign (the safe side)', async () => {
-    gate = new Gate();
+    const gate = openGate();
     const card = fakeCard({ usedMiB: 2 * GB }); // idle: 2 GB foreign
     const s = await start({ types: { a: { handler: fixture('gated-handler.mjs'), vramGb: 6 } }, gpuMonitor: card.gpuMonitor });
     await vi.waitFor(() => expect(s.snapshot().devices[0]!.externalGb).toBe(2));

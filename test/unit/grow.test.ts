@@ -1,16 +1,10 @@
 /** ctx.vram.grow(): waits for VRAM to come free, times out with VRAM_GROW_TIMEOUT, gives up when the task is stopped. */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCode } from 'vram-scheduler';
-import { Gate } from '../support/gate.js';
-import { closeAll, fixture, start } from '../support/scheduler.js';
+import { gatePerTest } from '../support/gate.js';
+import { fixture, start } from '../support/scheduler.js';
 
-let gate: Gate | undefined;
-afterEach(async () => {
-  gate?.releaseAll();
-  await closeAll();
-  gate?.close();
-  gate = undefined;
-});
+const openGate = gatePerTest();
 
 const types = {
   held: { handler: fixture('gated-handler.mjs'), vramGb: 10 },
@@ -19,7 +13,7 @@ const types = {
 
 describe('ctx.vram.grow', () => {
   it('waits until the VRAM is given back, then holds it; the device is never over-reserved', async () => {
-    gate = new Gate();
+    const gate = openGate();
     const s = await start({ types });
     let peakGb = 0;
     s.on('task:started', () => (peakGb = Math.max(peakGb, s.snapshot().devices[0]!.reservedGb)));
@@ -45,7 +39,7 @@ describe('ctx.vram.grow', () => {
   });
 
   it('stops waiting when the task is cancelled, and its lease is returned', async () => {
-    gate = new Gate();
+    const gate = openGate();
     const s = await start({ types });
     await s.submit('held', { tag: 'held' });
     await gate.waitForStarted(1);

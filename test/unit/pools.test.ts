@@ -33,6 +33,7 @@ function poolsFor(type: Partial<ResolvedType>) {
     abortChannel: `pools-test-${process.pid}`,
     threadGone: (threadId) => gone.push(threadId),
     threadFailed: failed,
+    appCalls: { progress: () => undefined, submit: () => Promise.reject(new Error('no app calls in this test')) },
   });
   open.push(pools);
   let seq = 0;

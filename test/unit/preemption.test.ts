@@ -2,16 +2,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SchedulerEvents } from 'vram-scheduler';
 import { choosePreemption, type RunningBatch } from '../../src/dispatch/preempt.js';
-import { Gate } from '../support/gate.js';
-import { closeAll, fixture, start } from '../support/scheduler.js';
+import { gatePerTest } from '../support/gate.js';
+import { fixture, start } from '../support/scheduler.js';
 
-let gate: Gate | undefined;
-afterEach(async () => {
-  gate?.releaseAll();
-  await closeAll();
-  gate?.close();
-  gate = undefined;
-});
+const openGate = gatePerTest();
 
 const types = (preemptible: boolean) => ({
   bulk: { handler: fixture('checkpoint-handler.mjs'), vramGb: 16, preemptible },
@@ -19,7 +13,7 @@ const types = (preemptible: boolean) => ({
 });
 
 async function scenario(options: { preemption: boolean; preemptible: boolean; urgentPriority: 'critical' | 'high' | 'normal'; stubborn?: boolean }) {
-  gate = new Gate();
+  const gate = openGate();
   const s = await start({ types: types(options.preemptible), preemption: options.preemption, cancelGraceMs: 200 });
   const preempted: Parameters<SchedulerEvents['task:preempted']>[0][] = [];
   const endReasons: string[] = [];
@@ -30,19 +24,19 @@ async function scenario(options: { preemption: boolean; preemptible: boolean; ur
   const bulk = await s.submit('bulk', { tag: 'bulk', step: 7, stubborn: options.stubborn ?? false }, { priority: 'low' });
   await gate.waitForStarted(1);
   const urgent = await s.submit('urgent', { tag: 'urgent' }, { priority: options.urgentPriority });
-  return { s, bulk: bulk.id, urgent: urgent.id, preempted, endReasons, peak: () => peakGb };
+  return { s, gate, bulk: bulk.id, urgent: urgent.id, preempted, endReasons, peak: () => peakGb };
 }
 
 describe('preemption', () => {
   it('a high task preempts a preemptible batch; the victim goes back to the head of its line and resumes from its checkpoint', async () => {
-    const { s, bulk, urgent, preempted, endReasons, peak } = await scenario({ preemption: true, preemptible: true, urgentPriority: 'high' });
-    const [, second] = await gate!.waitForStarted(2);
+    const { s, gate, bulk, urgent, preempted, endReasons, peak } = await scenario({ preemption: true, preemptible: true, urgentPriority: 'high' });
+    const [, second] = await gate.waitForStarted(2);
     expect(second!.started).toBe('urgent');
-    gate!.release('urgent');
+    gate.release('urgent');
     expect(await s.wait(urgent)).toMatchObject({ status: 'succeeded' });
-    const [, , third] = await gate!.waitForStarted(3);
+    const [, , third] = await gate.waitForStarted(3);
     expect(third).toMatchObject({ started: 'bulk', resumeFrom: { step: 7 } });
-    gate!.release('bulk');
+    gate.release('bulk');
     expect(await s.wait(bulk)).toMatchObject({ status: 'succeeded', value: { resumedFrom: { step: 7 } } });
     expect(await s.get(bulk)).toMatchObject({ attempts: 1, preemptions: 1, checkpoint: { step: 7 } });
     expect(preempted).toEqual([{ id: bulk, type: 'bulk', checkpointed: true }]);
@@ -57,35 +51,35 @@ describe('preemption', () => {
     ['preemption off (the default)', { preemption: false, preemptible: true, urgentPriority: 'critical' as const }],
     ['a normal-priority waiting task', { preemption: true, preemptible: true, urgentPriority: 'normal' as const }],
   ])('never interrupts with %s', async (_, options) => {
-    const { s, bulk, urgent, preempted } = await scenario(options);
+    const { s, gate, bulk, urgent, preempted } = await scenario(options);
     expect(s.snapshot().queues.urgent).toBe(1); // dispatch ran and left it waiting
-    gate!.release('bulk');
+    gate.release('bulk');
     expect(await s.wait(bulk)).toMatchObject({ status: 'succeeded', value: { resumedFrom: null } });
-    expect((await gate!.waitForStarted(2)).map((t) => t.started)).toEqual(['bulk', 'urgent']);
-    gate!.release('urgent');
+    expect((await gate.waitForStarted(2)).map((t) => t.started)).toEqual(['bulk', 'urgent']);
+    gate.release('urgent');
     expect(await s.wait(urgent)).toMatchObject({ status: 'succeeded' });
     expect(preempted).toEqual([]);
     expect((await s.get(bulk)).preemptions).toBeUndefined();
   });
 
   it('terminates a handler that ignores the signal after the grace period, and requeues its task instead of failing it', async () => {
-    const { s, bulk, urgent, preempted } = await scenario({ preemption: true, preemptible: true, urgentPriority: 'critical', stubborn: true });
-    await gate!.waitForStarted(2);
-    gate!.release('urgent');
+    const { s, gate, bulk, urgent, preempted } = await scenario({ preemption: true, preemptible: true, urgentPriority: 'critical', stubborn: true });
+    await gate.waitForStarted(2);
+    gate.release('urgent');
     await s.wait(urgent);
-    const [, , third] = await gate!.waitForStarted(3);
+    const [, , third] = await gate.waitForStarted(3);
     expect(third).toMatchObject({ started: 'bulk', resumeFrom: null });
-    gate!.release('bulk');
+    gate.release('bulk');
     expect(await s.wait(bulk)).toMatchObject({ status: 'succeeded' });
     expect(preempted).toEqual([{ id: bulk, type: 'bulk', checkpointed: false }]);
   });
 
   it('a cancel while being preempted ends the task as cancelled', async () => {
-    const { s, bulk, urgent } = await scenario({ preemption: true, preemptible: true, urgentPriority: 'high', stubborn: true });
+    const { s, gate, bulk, urgent } = await scenario({ preemption: true, preemptible: true, urgentPriority: 'high', stubborn: true });
     await s.cancel(bulk);
     expect(await s.wait(bulk)).toMatchObject({ status: 'cancelled' });
-    await gate!.waitForStarted(2);
-    gate!.release('urgent');
+    await gate.waitForStarted(2);
+    gate.release('urgent');
     expect(await s.wait(urgent)).toMatchObject({ status: 'succeeded' });
   });
 });

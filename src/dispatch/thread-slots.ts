@@ -1,0 +1,71 @@
+/**
+ * A lane's threads, and how many tasks it claims ahead of them.
+ *
+ * A task is marked running in the store (claimed) before its handler starts, so that after a
+ * crash it is never run again silently. Waiting for that commit with only one task per thread
+ * leaves the threads idle for a commit's time between short tasks. So a lane claims a few tasks
+ * ahead: about as many as its threads finish while one commit is in flight (claims issued in
+ * one event-loop turn share one transaction). Claimed tasks wait here, in claim order, for a
+ * thread. Tasks that run much longer than a commit are claimed only when a thread is free, so a
+ * crash reports no more of them as interrupted than were really running.
+ */
+
+/** Most tasks a lane claims beyond its threads, however short its tasks. */
+export const MAX_CLAIM_AHEAD = 128;
+
+/** Weight of the newest sample in the moving averages below. */
+const ALPHA = 0.1;
+
+export class ThreadSlots {
+  private free: number;
+  /** Claimed tasks waiting for a thread, oldest first (`head` is the next one to wake). */
+  private waiting: (() => void)[] = [];
+  private head = 0;
+  /** Moving averages, ms: how long a claim takes to commit, and a task to run once handed over. */
+  private commitMs = 0;
+  private runMs = Number.POSITIVE_INFINITY;
+
+  constructor(readonly threads: number) {
+    this.free = threads;
+  }
+
+  /** Tasks the lane may hold claimed or running at once. */
+  get limit(): number {
+    const ahead = Math.floor((this.threads * this.commitMs) / Math.max(this.runMs, 0.001));
+    return this.threads + Math.min(MAX_CLAIM_AHEAD, ahead);
+  }
+
+  /** Takes a thread: undefined when one was free, else a promise that resolves when one is handed over. */
+  acquire(): Promise<void> | undefined {
+    if (this.free > 0) {
+      this.free--;
+      return undefined;
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  /** Gives a thread back: to the oldest waiting task, or to the free count. */
+  release(): void {
+    if (this.head === this.waiting.length) {
+      this.free++;
+      return;
+    }
+    const next = this.waiting[this.head]!;
+    this.waiting[this.head++] = undefined as never;
+    if (this.head === this.waiting.length) {
+      this.waiting = [];
+      this.head = 0;
+    }
+    next();
+  }
+
+  /** A claim took `ms` to commit. */
+  committed(ms: number): void {
+    this.commitMs += ALPHA * (ms - this.commitMs);
+  }
+
+  /** A task held its thread for `ms`. */
+  ran(ms: number): void {
+    this.runMs = this.runMs === Number.POSITIVE_INFINITY ? ms : this.runMs + ALPHA * (ms - this.runMs);
+  }
+}
