@@ -140,6 +140,7 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
       logLevel: config.logger.level,
       serviceName: config.serviceName,
       threadGone: (threadId) => this.ledger.recoverThread(threadId),
+      threadFailed: (error) => this.config.logger.error({ err: error }, 'a worker thread died between tasks; it is replaced'),
       abortChannel: this.controls.channelName,
       appCalls: {
         progress: (taskId, value, info) => this.taskProgress(taskId, value, info),
