@@ -43,6 +43,12 @@ function entryOf(r: TaskRecord): QueueEntry {
   return entry;
 }
 
+/**
+ * Record shapes (key lists) are stored once in the database, not in every value: values are a
+ * third the size and decode about 3× faster. Values written without it still decode.
+ */
+const SHARED_STRUCTURES = { sharedStructuresKey: Symbol.for('structures') };
+
 const INTERRUPTED = { code: 'INTERRUPTED', message: 'interrupted by restart: the process stopped while this task ran' };
 const RESTORE_FIX = 'it is corrupted or not a task store: move it aside to start empty, or restore it from a backup';
 /** Directories open in this process: a second handle would hand out duplicate sequence numbers. */
@@ -71,8 +77,8 @@ export class TaskStore {
   private constructor(dir: string, root: RootDatabase, readOnly = false) {
     this.dir = dir;
     this.#root = root;
-    this.#tasks = root.openDB<TaskRecord, string>('tasks', {});
-    this.#queue = root.openDB<QueueEntry, QueueKey>('queue', {});
+    this.#tasks = root.openDB<TaskRecord, string>('tasks', SHARED_STRUCTURES);
+    this.#queue = root.openDB<QueueEntry, QueueKey>('queue', SHARED_STRUCTURES);
     this.#running = root.openDB<true, string>('running', {});
     this.#meta = root.openDB<number, string>('meta', {});
     this.#finished = root.openDB<true, FinishedKey>('finished', {});
