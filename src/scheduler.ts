@@ -43,7 +43,7 @@ import { positionIn, RunTimes, type QueuePosition } from './position.js';
 import { recoverQueued } from './recovery.js';
 import { takeSnapshot, type SchedulerSnapshot } from './snapshot.js';
 import { Retention } from './store/retention.js';
-import { TaskStore } from './store/task-store.js';
+import { TaskStore, type TaskState } from './store/task-store.js';
 import { checkSubmit, type SubmitOptions, type SubmitReceipt } from './submit.js';
 import { toResult, type QueueEntry, type TaskError, type TaskRecord, type TaskResult } from './task.js';
 import { Pools } from './threads/pools.js';
@@ -274,7 +274,7 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
   async cancel(id: string): Promise<boolean> {
     this.read(id, 'cancel a task');
     if (this.controls.stop(id, 'cancelled')) return true;
-    const current = this.store.get(id); // includes a start being written
+    const current = this.store.getState(id); // includes a start being written
     if (current?.status !== 'queued') return false;
     await this.cancelQueued(current);
     return true;
@@ -328,7 +328,8 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
   get<K extends TaskName<T>>(id: TypedTaskId<K>): Promise<TaskRecord<TaskInput<T, K>, TaskOutput<T, K>>>;
   get(id: string): Promise<TaskRecord<TaskInput<T, TaskName<T>>, TaskOutput<T, TaskName<T>>>>;
   async get(id: string): Promise<TaskRecord> {
-    const record = this.read(id, 'read a task');
+    this.read(id, 'read a task');
+    const record = this.store.getCommitted(id)!;
     const progress = record.status === 'running' ? this.progress.get(id) : undefined;
     return progress === undefined ? record : { ...record, progress };
   }
@@ -484,7 +485,7 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
   }
 
   /** A failed attempt with attempts left: queued again durably now, back in line after the backoff. */
-  private retryLater(record: TaskRecord, error: TaskError): boolean {
+  private retryLater(record: TaskState, error: TaskError): boolean {
     const type = this.config.types.get(record.type)!;
     const attempts = record.attempts ?? 1;
     if (attempts > type.retries || this.closing) return false;
@@ -502,7 +503,7 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
   }
 
   /** A preempted task goes back to the head of its line at once, durably, with its handler's checkpoint. */
-  private requeuePreempted(record: TaskRecord, checkpoint: { state: unknown } | undefined): void {
+  private requeuePreempted(record: TaskState, checkpoint: { state: unknown } | undefined): void {
     const requeued = this.store.requeue(record.id, { preempted: { checkpoint } }).then((entry) => {
       this.queues.pushFront(entry);
       this.notify('task:preempted', { id: record.id, type: record.type, checkpointed: checkpoint !== undefined });
@@ -548,14 +549,14 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
 
   /** A handler's ctx.progress(), already throttled in its thread. Late reports of an ended task are dropped. */
   private taskProgress(id: string, value: number, info: unknown): void {
-    const record = this.controls.isRunning(id) ? this.store.get(id) : undefined;
+    const record = this.controls.isRunning(id) ? this.store.getState(id) : undefined;
     if (record === undefined) return;
     const progress = info === undefined ? { value } : { value, info };
     this.progress.set(id, progress);
     this.notify('task:progress', { id, type: record.type, ...progress });
   }
 
-  private taskStarted(record: TaskRecord): void {
+  private taskStarted(record: TaskState): void {
     this.notify('task:started', {
       id: record.id,
       type: record.type,
@@ -564,7 +565,7 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
     });
   }
 
-  private taskFinished(record: TaskRecord): void {
+  private taskFinished(record: TaskState): void {
     this.progress.delete(record.id);
     this.admission.forget(record.type, record.key);
     this.signalCleanups.get(record.id)?.();
@@ -628,10 +629,11 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
     return busy;
   }
 
-  private read(id: string, call: string): TaskRecord {
+  /** The committed state of a task (without its payload: status and result reads need none). */
+  private read(id: string, call: string): TaskState {
     if (this.closing) throw new SchedulerClosedError(call);
     if (typeof id !== 'string') throw new TaskNotFoundError(String(id));
-    const record = this.store.getCommitted(id);
+    const record = this.store.getCommittedState(id);
     if (!record) throw new TaskNotFoundError(id);
     return record;
   }

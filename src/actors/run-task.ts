@@ -7,7 +7,7 @@
 import { ErrorCode } from '../errors.js';
 import type { ThreadSlots } from '../dispatch/thread-slots.js';
 import type { Device } from '../gpu/detect.js';
-import type { FinishFields, TaskStore } from '../store/task-store.js';
+import type { FinishFields, TaskState, TaskStore } from '../store/task-store.js';
 import type { QueueEntry, TaskError, TaskRecord } from '../task.js';
 import type { Pools } from '../threads/pools.js';
 import type { WorkerReply } from '../threads/protocol.js';
@@ -23,14 +23,14 @@ export interface TaskRunDeps {
   slots(type: string): ThreadSlots;
   /** The task's time limit in ms (its own or its type's); 0 = none. */
   timeoutMs(entry: QueueEntry): number;
-  started(record: TaskRecord): void;
-  finished(record: TaskRecord): void;
+  started(record: TaskState): void;
+  finished(record: TaskState): void;
   /** Tracks an outcome being committed: close() and drain() wait for it. */
   recorded(committing: Promise<void>): void;
   /** Whether a failed attempt is tried again (the scheduler requeues it after a backoff). */
-  retry(record: TaskRecord, error: TaskError): boolean;
+  retry(record: TaskState, error: TaskError): boolean;
   /** A preempted task goes back to its place in line, with the state its handler saved. */
-  preempted(record: TaskRecord, checkpoint: { state: unknown } | undefined): void;
+  preempted(record: TaskState, checkpoint: { state: unknown } | undefined): void;
   /** A store failure: the task cannot be recorded; the scheduler logs it. */
   broken(entry: QueueEntry, error: unknown): void;
 }
@@ -124,7 +124,7 @@ function stopped(reason: StopReason, timeoutMs: number, control: TaskControl): O
 }
 
 /** A result the store cannot encode (a class instance, a symbol) fails the task instead of leaving it running. */
-async function recordOutcome(store: TaskStore, id: string, outcome: Outcome): Promise<TaskRecord> {
+async function recordOutcome(store: TaskStore, id: string, outcome: Outcome): Promise<TaskState> {
   const finishedAt = Date.now();
   try {
     return await store.finish(id, { ...outcome, finishedAt });

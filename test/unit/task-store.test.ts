@@ -106,10 +106,10 @@ describe('TaskStore', () => {
     expect(done).toMatchObject({ status: 'succeeded', value: { text: 'answer', tokens: 42 }, startedAt: 2000, finishedAt: 3000 });
     await store.finish(cancelled.id, { status: 'cancelled', finishedAt: 3500 });
     store = await reopen(store);
-    expect(store.get(ok.id)).toEqual(done);
+    expect(store.get(ok.id)).toEqual({ ...done, payload: ok.payload });
     expect(store.get(cancelled.id)).toMatchObject({ status: 'cancelled', finishedAt: 3500 });
     expect(await store.recover(4000)).toEqual({ queued: [], interrupted: [] });
-    expect(store.get(ok.id)).toEqual(done);
+    expect(store.get(ok.id)).toEqual({ ...done, payload: ok.payload });
   });
 
   it('recover fails running tasks as INTERRUPTED and returns the queue per type, by priority rank, then FIFO', async () => {
@@ -174,7 +174,7 @@ describe('TaskStore', () => {
     ]);
     expect(results[2]).toMatchObject({ status: 'failed', startedAt: 10, device: 'gpu0', error: { code: 'HANDLER_ERROR', message: 'boom' } });
     const reopened = await reopen(store);
-    expect(reopened.get(record.id)).toEqual(results[2]);
+    expect(reopened.get(record.id)).toEqual({ ...results[2], payload: record.payload });
     expect(await reopened.recover(30)).toEqual({ queued: [], interrupted: [] });
   });
 
