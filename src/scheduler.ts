@@ -9,7 +9,7 @@ import { createActor, toObserver, waitFor, type Actor, type AnyActorRef } from '
 import { gpuMonitor } from './actors/gpu-monitor.js';
 import { VramObservations } from './gpu/observed.js';
 import { systemUsage } from './gpu/usage.js';
-import { executeTask, type TaskRunDeps } from './actors/run-task.js';
+import { executeTask, type RunTaskInput, type TaskRunDeps } from './actors/run-task.js';
 import { TaskControls } from './actors/task-controls.js';
 import { resolveConfig, type ResolvedConfig } from './config.js';
 import { FreeLane } from './dispatch/free-lane.js';
@@ -93,6 +93,7 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
   private readonly ledger: VramLedger;
   private readonly pools: Pools;
   private readonly freeLane: FreeLane;
+  private readonly runTask: (input: RunTaskInput) => Promise<void>;
   private readonly supervisor: Actor<SupervisorMachine>;
   private readonly admission = new Admission();
   private readonly controls: TaskControls;
@@ -168,6 +169,7 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
       preempted: (record, checkpoint) => this.requeuePreempted(record, checkpoint),
       broken: (entry, error) => this.taskBroken(entry, error),
     };
+    this.runTask = (input) => executeTask(run, input);
     const freeTypes = [...config.types.values()].filter((t) => !t.gpu);
     this.freeLane = new FreeLane({
       queues: this.queues,
@@ -249,19 +251,28 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
     if (vramGb !== undefined) record.vramGb = vramGb;
     if (key !== undefined) record.key = entry.key = key;
     if (timeoutMs !== undefined) record.timeoutMs = entry.timeoutMs = timeoutMs;
+    // A free-lane task with a free thread and nothing ahead of it (queued or being written) is
+    // stored as running at once: one commit before it starts instead of two.
+    const startNow = this.admission.writing === 0 && !this.config.types.get(type)!.gpu && this.freeLane.takeForSubmit(type, this.config.freeLaneThreads);
+    let claimed: TaskRecord | undefined;
     try {
       await this.admission.admit({ id, type, key }, this.queues.depth(type), this.config.maxQueueDepth, async () => {
-        await this.store.insert(record, entry);
-        this.queues.push(entry); // before the submit stops counting as "being written"
+        if (startNow) claimed = await this.store.insertRunning(record, entry, { startedAt: Date.now() });
+        else {
+          await this.store.insert(record, entry);
+          this.queues.push(entry); // before the submit stops counting as "being written"
+        }
       });
     } catch (error) {
+      if (startNow) this.freeLane.giveBack();
       if (error instanceof QueueFullError) this.config.logger.warn({ type, maxQueueDepth: this.config.maxQueueDepth }, 'queue full: submit refused');
       throw error instanceof SchedulerError ? error : new StoreError(`Could not store the task: ${String(error)}`, { cause: error });
     } finally {
       this.checkIdle(); // drain() and close() wait for submits being written
     }
     this.notify('task:queued', { id, type, priority, seq: entry.seq });
-    this.wake(this.config.types.get(type)!.gpu);
+    if (claimed) this.freeLane.adopt(this.runTask({ entry, device: undefined, claimed }));
+    else this.wake(this.config.types.get(type)!.gpu);
     if (signal) this.cancelOnAbort(id, signal);
     return { id, isNew: true };
   }

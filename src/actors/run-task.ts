@@ -38,6 +38,8 @@ export interface TaskRunDeps {
 export interface RunTaskInput {
   entry: QueueEntry;
   device: Device | undefined;
+  /** The task's record when it was stored as running already (inserted and started in one commit). */
+  claimed?: TaskRecord;
 }
 
 type Outcome = Pick<FinishFields, 'status' | 'value' | 'error'>;
@@ -51,23 +53,26 @@ type Preempted = { preempted: { state: unknown } | undefined };
  * The handler starts only once "running" is committed: claims of one turn share a commit, and
  * the claimed task then waits for a thread of its lane (see ThreadSlots).
  */
-export async function executeTask(deps: TaskRunDeps, { entry, device }: RunTaskInput): Promise<void> {
+export async function executeTask(deps: TaskRunDeps, { entry, device, claimed }: RunTaskInput): Promise<void> {
   const control = deps.controls.begin(entry.id, entry.type, deps.timeoutMs(entry));
   const slots = deps.slots(entry.type);
   let outcome: Outcome | Preempted;
   try {
     let record: TaskRecord;
-    const claimedAt = performance.now();
-    try {
-      record = await deps.store.markRunning(entry.id, {
-        startedAt: Date.now(),
-        ...(device ? { device: device.id } : {}),
-      });
-    } catch (error) {
-      deps.broken(entry, error);
-      return;
+    if (claimed) record = claimed;
+    else {
+      const claimedAt = performance.now();
+      try {
+        record = await deps.store.markRunning(entry.id, {
+          startedAt: Date.now(),
+          ...(device ? { device: device.id } : {}),
+        });
+      } catch (error) {
+        deps.broken(entry, error);
+        return;
+      }
+      slots.committed(performance.now() - claimedAt);
     }
-    slots.committed(performance.now() - claimedAt);
     const handOver = slots.acquire();
     if (handOver) await handOver;
     try {

@@ -149,6 +149,46 @@ export class TaskStore {
   /** Writes a new queued task and its index entry; resolves once committed. */
   insert(record: TaskRecord, entry: QueueEntry): Promise<void> {
     if (this.#closed) return this.#rejectClosed('insert');
+    const problem = this.#newTaskProblem(record, entry);
+    if (problem !== undefined) return Promise.reject(problem);
+    const key = queueKey(record);
+    const { payload, ...state } = record;
+    try {
+      this.#queue.put(key, entry); // may throw (key too long): nothing written yet
+      try {
+        this.#payloads!.put(record.id, payload); // may throw (payload msgpack cannot encode)
+      } catch (error) {
+        this.#queue.remove(key); // same turn, same transaction: cancels the index entry
+        throw error;
+      }
+    } catch (cause) {
+      return Promise.reject(new InvalidPayloadError(record.type, cause));
+    }
+    return this.#settleNew(state, payload, this.#tasks.put(record.id, state)).then(() => undefined);
+  }
+
+  /**
+   * Writes a new task as already running (its insert and its start in one transaction), for a
+   * task that can start the moment it is stored. Resolves the running record once committed.
+   */
+  insertRunning(record: TaskRecord, entry: QueueEntry, fields: { startedAt: number }): Promise<TaskRecord> {
+    if (this.#closed) return this.#rejectClosed('insertRunning');
+    const problem = this.#newTaskProblem(record, entry);
+    if (problem !== undefined) return Promise.reject(problem);
+    const { payload, ...queued } = record;
+    try {
+      this.#payloads!.put(record.id, payload); // may throw (payload msgpack cannot encode): nothing written yet
+    } catch (cause) {
+      return Promise.reject(new InvalidPayloadError(record.type, cause));
+    }
+    const state: TaskState = { ...queued, status: 'running', startedAt: fields.startedAt, attempts: 1 };
+    this.#running.put(record.id, true);
+    this.#live.set(record.id, state);
+    return this.#settleNew(state, payload, this.#tasks.put(record.id, state)).then(() => ({ ...state, payload }));
+  }
+
+  /** Why a new task cannot be inserted, if it cannot. */
+  #newTaskProblem(record: TaskRecord, entry: QueueEntry): StoreError | undefined {
     const { id } = record;
     // Later changes derive the index key from the record, so the two must agree.
     const problem =
@@ -159,28 +199,16 @@ export class TaskStore {
           : this.#pending.has(id) || this.#tasks.doesExist(id)
             ? 'the id already exists: ids must be unique'
             : undefined;
-    if (problem !== undefined) return Promise.reject(new StoreError(`Cannot insert task ${JSON.stringify(id)}: ${problem}`));
-    const key = queueKey(record);
-    const { payload, ...state } = record;
-    try {
-      this.#queue.put(key, entry); // may throw (key too long): nothing written yet
-      try {
-        this.#payloads!.put(id, payload); // may throw (payload msgpack cannot encode)
-      } catch (error) {
-        this.#queue.remove(key); // same turn, same transaction: cancels the index entry
-        throw error;
-      }
-    } catch (cause) {
-      return Promise.reject(new InvalidPayloadError(record.type, cause));
-    }
-    const done = this.#tasks.put(id, state);
-    if (record.seq > this.#persistedSeq) this.#meta.put('seq', (this.#persistedSeq = record.seq));
+    return problem === undefined ? undefined : new StoreError(`Cannot insert task ${JSON.stringify(id)}: ${problem}`);
+  }
+
+  /** The rest of a new task's transaction: its seq, and its payload visible until committed. */
+  #settleNew(state: TaskState, payload: unknown, done: Promise<boolean>): Promise<TaskState> {
+    const { id } = state;
+    if (state.seq > this.#persistedSeq) this.#meta.put('seq', (this.#persistedSeq = state.seq));
     this.#pendingPayloads.set(id, payload);
     const forget = (): void => void this.#pendingPayloads.delete(id);
-    return this.#settle(state, done).then(forget, (error: unknown) => {
-      forget();
-      throw error;
-    });
+    return this.#settle(state, done).finally(forget);
   }
 
   /** queued → running: one transaction moves the task from the queue index to `running`. Resolves the record with its payload, for the run. */

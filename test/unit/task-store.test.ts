@@ -97,6 +97,20 @@ describe('TaskStore', () => {
     expect(interrupted).toEqual([a.id]);
   });
 
+  it('insertRunning stores a new task as running in one commit: recovery reports it interrupted, never queued', async () => {
+    let store = openStore();
+    const { record, entry } = newTask(store);
+    const running = await store.insertRunning(record, entry, { startedAt: 77 });
+    expect(running).toEqual({ ...record, status: 'running', startedAt: 77, attempts: 1 });
+    expect(store.getCommitted(record.id)).toEqual(running);
+    const bad = newTask(store, 'llm', 'normal', { handle: Symbol('not encodable') });
+    await expect(store.insertRunning(bad.record, bad.entry, { startedAt: 78 })).rejects.toMatchObject({ code: 'INVALID_PAYLOAD' });
+    store = await reopen(store);
+    expect(store.get(bad.record.id)).toBeUndefined();
+    expect(await store.recover(90)).toEqual({ queued: [], interrupted: [record.id] });
+    expect(store.get(record.id)).toMatchObject({ status: 'failed', error: { code: 'INTERRUPTED' }, payload: record.payload });
+  });
+
   it('keeps a finished result readable after close and reopen', async () => {
     let store = openStore();
     const ok = await insert(store);
