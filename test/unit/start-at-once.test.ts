@@ -12,7 +12,8 @@ it('an idle submit is committed as running when it resolves; later ones queue an
   try {
     const scheduler = await start({ types: gated, freeLaneThreads: 1 });
     const events: string[] = [];
-    for (const event of ['task:queued', 'task:started'] as const) scheduler.on(event, (e) => events.push(`${event} ${e.id}`));
+    scheduler.on('task:queued', (e) => events.push(`task:queued ${e.id}`));
+    scheduler.on('task:started', (e) => events.push(`task:started ${e.id}`));
     const a = await scheduler.submit('chores', { tag: 'a' });
     // Its committed state says it is running: an acknowledged task is never run without that mark.
     expect((await scheduler.get(a.id)).status).toBe('running');
