@@ -1,5 +1,7 @@
 /**
- * The durable truth: task records and the ordered queue index in one LMDB environment.
+ * The durable truth: task states, their payloads and the ordered queue index in one LMDB
+ * environment. A payload is written once, at insert, apart from its task's state, so the
+ * state changes that follow (running, outcome) never re-encode it; get() puts the two together.
  *
  * Every state change is a few plain `put`/`remove` calls made in one synchronous block.
  * lmdb-js batches all writes of one event-loop turn into one transaction, so a record and
