@@ -9,7 +9,7 @@ import { createActor, toObserver, waitFor, type Actor, type AnyActorRef } from '
 import { gpuMonitor } from './actors/gpu-monitor.js';
 import { VramObservations } from './gpu/observed.js';
 import { systemUsage } from './gpu/usage.js';
-import { executeTask, type TaskRunDeps } from './actors/run-task.js';
+import { executeTask, type RunTaskInput, type TaskRunDeps } from './actors/run-task.js';
 import { TaskControls } from './actors/task-controls.js';
 import { resolveConfig, type ResolvedConfig } from './config.js';
 import { FreeLane } from './dispatch/free-lane.js';
@@ -43,7 +43,7 @@ import { positionIn, RunTimes, type QueuePosition } from './position.js';
 import { recoverQueued } from './recovery.js';
 import { takeSnapshot, type SchedulerSnapshot } from './snapshot.js';
 import { Retention } from './store/retention.js';
-import { TaskStore } from './store/task-store.js';
+import { TaskStore, type TaskState } from './store/task-store.js';
 import { checkSubmit, type SubmitOptions, type SubmitReceipt } from './submit.js';
 import { toResult, type QueueEntry, type TaskError, type TaskRecord, type TaskResult } from './task.js';
 import { Pools } from './threads/pools.js';
@@ -93,6 +93,7 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
   private readonly ledger: VramLedger;
   private readonly pools: Pools;
   private readonly freeLane: FreeLane;
+  private readonly runTask: (input: RunTaskInput) => Promise<void>;
   private readonly supervisor: Actor<SupervisorMachine>;
   private readonly admission = new Admission();
   private readonly controls: TaskControls;
@@ -169,6 +170,7 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
       preempted: (record, checkpoint) => this.requeuePreempted(record, checkpoint),
       broken: (entry, error) => this.taskBroken(entry, error),
     };
+    this.runTask = (input) => executeTask(run, input);
     const freeTypes = [...config.types.values()].filter((t) => !t.gpu);
     this.freeLane = new FreeLane({
       queues: this.queues,
@@ -250,19 +252,28 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
     if (vramGb !== undefined) record.vramGb = vramGb;
     if (key !== undefined) record.key = entry.key = key;
     if (timeoutMs !== undefined) record.timeoutMs = entry.timeoutMs = timeoutMs;
+    // A free-lane task with a free thread and nothing ahead of it (queued or being written) is
+    // stored as running at once: one commit before it starts instead of two.
+    const startNow = this.admission.writing === 0 && !this.config.types.get(type)!.gpu && this.freeLane.takeForSubmit(type, this.config.freeLaneThreads);
+    let claimed: TaskRecord | undefined;
     try {
       await this.admission.admit({ id, type, key }, this.queues.depth(type), this.config.maxQueueDepth, async () => {
-        await this.store.insert(record, entry);
-        this.queues.push(entry); // before the submit stops counting as "being written"
+        if (startNow) claimed = await this.store.insertRunning(record, entry, { startedAt: Date.now() });
+        else {
+          await this.store.insert(record, entry);
+          this.queues.push(entry); // before the submit stops counting as "being written"
+        }
       });
     } catch (error) {
+      if (startNow) this.freeLane.giveBack();
       if (error instanceof QueueFullError) this.config.logger.warn({ type, maxQueueDepth: this.config.maxQueueDepth }, 'queue full: submit refused');
       throw error instanceof SchedulerError ? error : new StoreError(`Could not store the task: ${String(error)}`, { cause: error });
     } finally {
       this.checkIdle(); // drain() and close() wait for submits being written
     }
     this.notify('task:queued', { id, type, priority, seq: entry.seq });
-    this.wake(this.config.types.get(type)!.gpu);
+    if (claimed) this.freeLane.adopt(this.runTask({ entry, device: undefined, claimed }));
+    else this.wake(this.config.types.get(type)!.gpu);
     if (signal) this.cancelOnAbort(id, signal);
     return { id, isNew: true };
   }
@@ -275,7 +286,7 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
   async cancel(id: string): Promise<boolean> {
     this.read(id, 'cancel a task');
     if (this.controls.stop(id, 'cancelled')) return true;
-    const current = this.store.get(id); // includes a start being written
+    const current = this.store.getState(id); // includes a start being written
     if (current?.status !== 'queued') return false;
     await this.cancelQueued(current);
     return true;
@@ -329,7 +340,8 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
   get<K extends TaskName<T>>(id: TypedTaskId<K>): Promise<TaskRecord<TaskInput<T, K>, TaskOutput<T, K>>>;
   get(id: string): Promise<TaskRecord<TaskInput<T, TaskName<T>>, TaskOutput<T, TaskName<T>>>>;
   async get(id: string): Promise<TaskRecord> {
-    const record = this.read(id, 'read a task');
+    this.read(id, 'read a task');
+    const record = this.store.getCommitted(id)!;
     const progress = record.status === 'running' ? this.progress.get(id) : undefined;
     return progress === undefined ? record : { ...record, progress };
   }
@@ -485,7 +497,7 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
   }
 
   /** A failed attempt with attempts left: queued again durably now, back in line after the backoff. */
-  private retryLater(record: TaskRecord, error: TaskError): boolean {
+  private retryLater(record: TaskState, error: TaskError): boolean {
     const type = this.config.types.get(record.type)!;
     const attempts = record.attempts ?? 1;
     if (attempts > type.retries || this.closing) return false;
@@ -503,7 +515,7 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
   }
 
   /** A preempted task goes back to the head of its line at once, durably, with its handler's checkpoint. */
-  private requeuePreempted(record: TaskRecord, checkpoint: { state: unknown } | undefined): void {
+  private requeuePreempted(record: TaskState, checkpoint: { state: unknown } | undefined): void {
     const requeued = this.store.requeue(record.id, { preempted: { checkpoint } }).then((entry) => {
       this.queues.pushFront(entry);
       this.notify('task:preempted', { id: record.id, type: record.type, checkpointed: checkpoint !== undefined });
@@ -549,14 +561,14 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
 
   /** A handler's ctx.progress(), already throttled in its thread. Late reports of an ended task are dropped. */
   private taskProgress(id: string, value: number, info: unknown): void {
-    const record = this.controls.isRunning(id) ? this.store.get(id) : undefined;
+    const record = this.controls.isRunning(id) ? this.store.getState(id) : undefined;
     if (record === undefined) return;
     const progress = info === undefined ? { value } : { value, info };
     this.progress.set(id, progress);
     this.notify('task:progress', { id, type: record.type, ...progress });
   }
 
-  private taskStarted(record: TaskRecord): void {
+  private taskStarted(record: TaskState): void {
     this.notify('task:started', {
       id: record.id,
       type: record.type,
@@ -565,7 +577,7 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
     });
   }
 
-  private taskFinished(record: TaskRecord): void {
+  private taskFinished(record: TaskState): void {
     this.progress.delete(record.id);
     this.admission.forget(record.type, record.key);
     this.signalCleanups.get(record.id)?.();
@@ -629,10 +641,11 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
     return busy;
   }
 
-  private read(id: string, call: string): TaskRecord {
+  /** The committed state of a task (without its payload: status and result reads need none). */
+  private read(id: string, call: string): TaskState {
     if (this.closing) throw new SchedulerClosedError(call);
     if (typeof id !== 'string') throw new TaskNotFoundError(String(id));
-    const record = this.store.getCommitted(id);
+    const record = this.store.getCommittedState(id);
     if (!record) throw new TaskNotFoundError(id);
     return record;
   }

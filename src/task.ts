@@ -82,7 +82,7 @@ export function isTerminal(status: TaskStatus): status is TerminalStatus {
   return status === 'succeeded' || status === 'failed' || status === 'cancelled';
 }
 
-export function toResult<R>(record: TaskRecord<unknown, R>): TaskResult<R> | undefined {
+export function toResult<R>(record: Omit<TaskRecord<unknown, R>, 'payload'>): TaskResult<R> | undefined {
   if (!isTerminal(record.status)) return undefined;
   const result: TaskResult<R> = {
     id: record.id,

@@ -7,7 +7,7 @@
 import { ErrorCode } from '../errors.js';
 import type { ThreadSlots } from '../dispatch/thread-slots.js';
 import type { Device } from '../gpu/detect.js';
-import type { FinishFields, TaskStore } from '../store/task-store.js';
+import type { FinishFields, TaskState, TaskStore } from '../store/task-store.js';
 import type { QueueEntry, TaskError, TaskRecord } from '../task.js';
 import type { Pools } from '../threads/pools.js';
 import type { WorkerReply } from '../threads/protocol.js';
@@ -23,14 +23,14 @@ export interface TaskRunDeps {
   slots(type: string): ThreadSlots;
   /** The task's time limit in ms (its own or its type's); 0 = none. */
   timeoutMs(entry: QueueEntry): number;
-  started(record: TaskRecord): void;
-  finished(record: TaskRecord): void;
+  started(record: TaskState): void;
+  finished(record: TaskState): void;
   /** Tracks an outcome being committed: close() and drain() wait for it. */
   recorded(committing: Promise<void>): void;
   /** Whether a failed attempt is tried again (the scheduler requeues it after a backoff). */
-  retry(record: TaskRecord, error: TaskError): boolean;
+  retry(record: TaskState, error: TaskError): boolean;
   /** A preempted task goes back to its place in line, with the state its handler saved. */
-  preempted(record: TaskRecord, checkpoint: { state: unknown } | undefined): void;
+  preempted(record: TaskState, checkpoint: { state: unknown } | undefined): void;
   /** A store failure: the task cannot be recorded; the scheduler logs it. */
   broken(entry: QueueEntry, error: unknown): void;
 }
@@ -38,6 +38,8 @@ export interface TaskRunDeps {
 export interface RunTaskInput {
   entry: QueueEntry;
   device: Device | undefined;
+  /** The task's record when it was stored as running already (inserted and started in one commit). */
+  claimed?: TaskRecord;
 }
 
 type Outcome = Pick<FinishFields, 'status' | 'value' | 'error'>;
@@ -51,23 +53,26 @@ type Preempted = { preempted: { state: unknown } | undefined };
  * The handler starts only once "running" is committed: claims of one turn share a commit, and
  * the claimed task then waits for a thread of its lane (see ThreadSlots).
  */
-export async function executeTask(deps: TaskRunDeps, { entry, device }: RunTaskInput): Promise<void> {
+export async function executeTask(deps: TaskRunDeps, { entry, device, claimed }: RunTaskInput): Promise<void> {
   const control = deps.controls.begin(entry.id, entry.type, deps.timeoutMs(entry));
   const slots = deps.slots(entry.type);
   let outcome: Outcome | Preempted;
   try {
     let record: TaskRecord;
-    const claimedAt = performance.now();
-    try {
-      record = await deps.store.markRunning(entry.id, {
-        startedAt: Date.now(),
-        ...(device ? { device: device.id } : {}),
-      });
-    } catch (error) {
-      deps.broken(entry, error);
-      return;
+    if (claimed) record = claimed;
+    else {
+      const claimedAt = performance.now();
+      try {
+        record = await deps.store.markRunning(entry.id, {
+          startedAt: Date.now(),
+          ...(device ? { device: device.id } : {}),
+        });
+      } catch (error) {
+        deps.broken(entry, error);
+        return;
+      }
+      slots.committed(performance.now() - claimedAt);
     }
-    slots.committed(performance.now() - claimedAt);
     const handOver = slots.acquire();
     if (handOver) await handOver;
     try {
@@ -124,7 +129,7 @@ function stopped(reason: StopReason, timeoutMs: number, control: TaskControl): O
 }
 
 /** A result the store cannot encode (a class instance, a symbol) fails the task instead of leaving it running. */
-async function recordOutcome(store: TaskStore, id: string, outcome: Outcome): Promise<TaskRecord> {
+async function recordOutcome(store: TaskStore, id: string, outcome: Outcome): Promise<TaskState> {
   const finishedAt = Date.now();
   try {
     return await store.finish(id, { ...outcome, finishedAt });

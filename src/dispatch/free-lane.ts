@@ -31,12 +31,32 @@ export class FreeLane {
       if (!entry) return;
       queues.take(entry);
       this.inFlight++;
-      void this.options.run(entry).finally(() => {
-        this.inFlight--;
-        this.pump();
-        this.options.settled();
-      });
+      void this.options.run(entry).finally(() => this.giveBack());
     }
+  }
+
+  /**
+   * Takes a thread for a task of `type` being submitted, when one is free and no free-lane task
+   * is queued ahead of it: the submit then stores it as running at once (one commit, not two).
+   * Returns false (nothing taken) otherwise. Pair with `adopt` or `giveBack`.
+   */
+  takeForSubmit(type: string, threads: number): boolean {
+    if (this.stopped || this.inFlight >= threads || this.next() !== undefined) return false;
+    if (![...this.options.startable()].includes(type)) return false;
+    this.inFlight++;
+    return true;
+  }
+
+  /** The task a `takeForSubmit` was for runs as `running`; the lane counts it until it settles. */
+  adopt(running: Promise<void>): void {
+    void running.finally(() => this.giveBack());
+  }
+
+  /** The thread a `takeForSubmit` took, or an adopted task's, is free again. */
+  giveBack(): void {
+    this.inFlight--;
+    this.pump();
+    this.options.settled();
   }
 
   /** No new starts; tasks in flight finish. */

@@ -1,5 +1,7 @@
 /**
- * The durable truth: task records and the ordered queue index in one LMDB environment.
+ * The durable truth: task states, their payloads and the ordered queue index in one LMDB
+ * environment. A payload is written once, at insert, apart from its task's state, so the
+ * state changes that follow (running, outcome) never re-encode it; get() puts the two together.
  *
  * Every state change is a few plain `put`/`remove` calls made in one synchronous block.
  * lmdb-js batches all writes of one event-loop turn into one transaction, so a record and
@@ -18,6 +20,9 @@ export interface TaskStoreOptions {
   dir: string;
 }
 
+/** A task's state as stored: its payload is kept apart (written once at insert, never re-encoded by a state change). */
+export type TaskState = Omit<TaskRecord, 'payload'>;
+
 /** What another process may do with a store it does not own: read committed state, never write. */
 export type TaskStoreReader = Pick<TaskStore, 'dir' | 'getCommitted' | 'counts' | 'queued' | 'running' | 'ended' | 'close'>;
 
@@ -30,18 +35,24 @@ export interface FinishFields {
 
 /** `[type, priority rank, seq]`: array keys sort element by element, so one range read yields dispatch order. */
 type QueueKey = [string, number, number];
-const queueKey = (r: TaskRecord): QueueKey => [r.type, PRIORITY_RANK[r.priority], r.seq];
+const queueKey = (r: TaskState): QueueKey => [r.type, PRIORITY_RANK[r.priority], r.seq];
 
 /** `[finishedAt, id]`: the finished index, oldest first, read by retention pruning. */
 type FinishedKey = [number, string];
 
 /** The queue index value of a record (the index entry itself is dropped while a task runs). */
-function entryOf(r: TaskRecord): QueueEntry {
+function entryOf(r: TaskState): QueueEntry {
   const entry: QueueEntry = { id: r.id, type: r.type, seq: r.seq, priority: r.priority, queuedAt: r.queuedAt, vramMiB: r.vramGb === undefined ? 0 : gbToMiB(r.vramGb) };
   if (r.key !== undefined) entry.key = r.key;
   if (r.timeoutMs !== undefined) entry.timeoutMs = r.timeoutMs;
   return entry;
 }
+
+/**
+ * Record shapes (key lists) are stored once in the database, not in every value: values are a
+ * third the size and decode about 3× faster. Values written without it still decode.
+ */
+const SHARED_STRUCTURES = { sharedStructuresKey: Symbol.for('structures') };
 
 const INTERRUPTED = { code: 'INTERRUPTED', message: 'interrupted by restart: the process stopped while this task ran' };
 const RESTORE_FIX = 'it is corrupted or not a task store: move it aside to start empty, or restore it from a backup';
@@ -51,7 +62,9 @@ const openDirs = new Set<string>();
 export class TaskStore {
   readonly dir: string;
   readonly #root: RootDatabase;
-  readonly #tasks: Database<TaskRecord, string>;
+  readonly #tasks: Database<TaskState, string>;
+  /** id → payload; undefined in a read-only open of a store whose records still hold their payloads. */
+  readonly #payloads: Database<unknown, string> | undefined;
   readonly #queue: Database<QueueEntry, QueueKey>;
   readonly #running: Database<true, string>;
   readonly #meta: Database<number, string>;
@@ -62,21 +75,26 @@ export class TaskStore {
   #seq: number;
   /** Highest seq written to meta, committed or in flight: inserts may commit out of seq order. */
   #persistedSeq: number;
-  /** Records written but not yet committed, so get() and the next state change see them (read-your-writes). */
-  readonly #pending = new Map<string, TaskRecord>();
-  /** Records of running tasks (few: the threads' work), so ending one reads no record back from LMDB. */
-  readonly #live = new Map<string, TaskRecord>();
+  /** States written but not yet committed, so get() and the next state change see them (read-your-writes). */
+  readonly #pending = new Map<string, TaskState>();
+  /** Payloads of inserts not yet committed. */
+  readonly #pendingPayloads = new Map<string, unknown>();
+  /** States of running tasks (few: the threads' work), so ending one reads no record back from LMDB. */
+  readonly #live = new Map<string, TaskState>();
   #closed = false;
 
   private constructor(dir: string, root: RootDatabase, readOnly = false) {
     this.dir = dir;
     this.#root = root;
-    this.#tasks = root.openDB<TaskRecord, string>('tasks', {});
-    this.#queue = root.openDB<QueueEntry, QueueKey>('queue', {});
+    this.#tasks = root.openDB<TaskState, string>('tasks', SHARED_STRUCTURES);
+    this.#queue = root.openDB<QueueEntry, QueueKey>('queue', SHARED_STRUCTURES);
     this.#running = root.openDB<true, string>('running', {});
     this.#meta = root.openDB<number, string>('meta', {});
     this.#finished = root.openDB<true, FinishedKey>('finished', {});
     if (!readOnly) this.#indexFinished(); // a reader of an older store just sees no finished index
+    if (!readOnly) this.#separatePayloads();
+    // A read-only open of an older store finds the payloads inside the records (and no payloads database).
+    this.#payloads = !readOnly || this.#meta.get('payloadsApart') === 1 ? root.openDB<unknown, string>('payloads', SHARED_STRUCTURES) : undefined;
     this.#finishedCount = (this.#finished.getStats() as { entryCount: number }).entryCount;
     const seq = this.#meta.get('seq') ?? 0;
     if (!Number.isSafeInteger(seq) || seq < 0) throw new Error(`meta.seq is ${String(seq)}, not a sequence number`);
@@ -133,6 +151,46 @@ export class TaskStore {
   /** Writes a new queued task and its index entry; resolves once committed. */
   insert(record: TaskRecord, entry: QueueEntry): Promise<void> {
     if (this.#closed) return this.#rejectClosed('insert');
+    const problem = this.#newTaskProblem(record, entry);
+    if (problem !== undefined) return Promise.reject(problem);
+    const key = queueKey(record);
+    const { payload, ...state } = record;
+    try {
+      this.#queue.put(key, entry); // may throw (key too long): nothing written yet
+      try {
+        this.#payloads!.put(record.id, payload); // may throw (payload msgpack cannot encode)
+      } catch (error) {
+        this.#queue.remove(key); // same turn, same transaction: cancels the index entry
+        throw error;
+      }
+    } catch (cause) {
+      return Promise.reject(new InvalidPayloadError(record.type, cause));
+    }
+    return this.#settleNew(state, payload, this.#tasks.put(record.id, state)).then(() => undefined);
+  }
+
+  /**
+   * Writes a new task as already running (its insert and its start in one transaction), for a
+   * task that can start the moment it is stored. Resolves the running record once committed.
+   */
+  insertRunning(record: TaskRecord, entry: QueueEntry, fields: { startedAt: number }): Promise<TaskRecord> {
+    if (this.#closed) return this.#rejectClosed('insertRunning');
+    const problem = this.#newTaskProblem(record, entry);
+    if (problem !== undefined) return Promise.reject(problem);
+    const { payload, ...queued } = record;
+    try {
+      this.#payloads!.put(record.id, payload); // may throw (payload msgpack cannot encode): nothing written yet
+    } catch (cause) {
+      return Promise.reject(new InvalidPayloadError(record.type, cause));
+    }
+    const state: TaskState = { ...queued, status: 'running', startedAt: fields.startedAt, attempts: 1 };
+    this.#running.put(record.id, true);
+    this.#live.set(record.id, state);
+    return this.#settleNew(state, payload, this.#tasks.put(record.id, state)).then(() => ({ ...state, payload }));
+  }
+
+  /** Why a new task cannot be inserted, if it cannot. */
+  #newTaskProblem(record: TaskRecord, entry: QueueEntry): StoreError | undefined {
     const { id } = record;
     // Later changes derive the index key from the record, so the two must agree.
     const problem =
@@ -143,37 +201,31 @@ export class TaskStore {
           : this.#pending.has(id) || this.#tasks.doesExist(id)
             ? 'the id already exists: ids must be unique'
             : undefined;
-    if (problem !== undefined) return Promise.reject(new StoreError(`Cannot insert task ${JSON.stringify(id)}: ${problem}`));
-    const key = queueKey(record);
-    let done: Promise<boolean>;
-    try {
-      this.#queue.put(key, entry); // may throw (key too long): nothing written yet
-      try {
-        done = this.#tasks.put(id, record); // may throw (payload msgpack cannot encode)
-      } catch (error) {
-        this.#queue.remove(key); // same turn, same transaction: cancels the index entry
-        throw error;
-      }
-    } catch (cause) {
-      return Promise.reject(new InvalidPayloadError(record.type, cause));
-    }
-    if (record.seq > this.#persistedSeq) this.#meta.put('seq', (this.#persistedSeq = record.seq));
-    return this.#settle(record, done).then(() => undefined);
+    return problem === undefined ? undefined : new StoreError(`Cannot insert task ${JSON.stringify(id)}: ${problem}`);
   }
 
-  /** queued → running: one transaction moves the task from the queue index to `running`. */
+  /** The rest of a new task's transaction: its seq, and its payload visible until committed. */
+  #settleNew(state: TaskState, payload: unknown, done: Promise<boolean>): Promise<TaskState> {
+    const { id } = state;
+    if (state.seq > this.#persistedSeq) this.#meta.put('seq', (this.#persistedSeq = state.seq));
+    this.#pendingPayloads.set(id, payload);
+    const forget = (): void => void this.#pendingPayloads.delete(id);
+    return this.#settle(state, done).finally(forget);
+  }
+
+  /** queued → running: one transaction moves the task from the queue index to `running`. Resolves the record with its payload, for the run. */
   markRunning(id: string, fields: { startedAt: number; device?: string }): Promise<TaskRecord> {
     if (this.#closed) return this.#rejectClosed('markRunning');
-    const current = this.get(id);
+    const current = this.#state(id);
     if (current === undefined) return Promise.reject(new TaskNotFoundError(id));
     if (current.status !== 'queued') return Promise.reject(new StoreError(`Cannot start task ${JSON.stringify(id)}: it is ${current.status}, not queued`));
-    const next: TaskRecord = { ...current, status: 'running', startedAt: fields.startedAt, attempts: (current.attempts ?? 0) + 1 };
+    const next: TaskState = { ...current, status: 'running', startedAt: fields.startedAt, attempts: (current.attempts ?? 0) + 1 };
     if (fields.device !== undefined) next.device = fields.device;
-    const done = this.#tasks.put(id, next); // encodable: the same payload was stored by insert
+    const done = this.#tasks.put(id, next);
     this.#queue.remove(queueKey(current));
     this.#running.put(id, true);
     this.#live.set(id, next);
-    return this.#settle(next, done);
+    return this.#settle(next, done).then((state) => this.#withPayload(state));
   }
 
   /**
@@ -182,10 +234,10 @@ export class TaskStore {
    */
   requeue(id: string, fields: { lastError: TaskError } | { preempted: { checkpoint: { state: unknown } | undefined } }): Promise<QueueEntry> {
     if (this.#closed) return this.#rejectClosed('requeue');
-    const current = this.get(id);
+    const current = this.#state(id);
     if (current === undefined) return Promise.reject(new TaskNotFoundError(id));
     if (current.status !== 'running') return Promise.reject(new StoreError(`Cannot requeue task ${JSON.stringify(id)}: it is ${current.status}, not running`));
-    const next: TaskRecord = { ...current, status: 'queued' };
+    const next: TaskState = { ...current, status: 'queued' };
     if ('lastError' in fields) next.lastError = fields.lastError;
     else {
       next.attempts = (current.attempts ?? 1) - 1;
@@ -205,13 +257,13 @@ export class TaskStore {
     return this.#settle(next, done).then(() => entry);
   }
 
-  /** queued | running → terminal, dropping its index entry in the same transaction. Returns the updated record. */
-  finish(id: string, fields: FinishFields): Promise<TaskRecord> {
+  /** queued | running → terminal, dropping its index entry in the same transaction. Returns the updated state (no payload). */
+  finish(id: string, fields: FinishFields): Promise<TaskState> {
     if (this.#closed) return this.#rejectClosed('finish');
-    const current = this.get(id);
+    const current = this.#state(id);
     if (current === undefined) return Promise.reject(new TaskNotFoundError(id));
     if (isTerminal(current.status)) return Promise.reject(new StoreError(`Cannot finish task ${JSON.stringify(id)}: it already ended (${current.status})`));
-    const next: TaskRecord = { ...current, status: fields.status, finishedAt: fields.finishedAt };
+    const next: TaskState = { ...current, status: fields.status, finishedAt: fields.finishedAt };
     if (fields.value !== undefined) next.value = fields.value;
     if (fields.error !== undefined) next.error = { code: fields.error.code, message: fields.error.message };
     let done: Promise<boolean>;
@@ -231,14 +283,26 @@ export class TaskStore {
 
   /** What a reader outside may see: only committed state, so a result read is a result that survives a crash. */
   getCommitted(id: string): TaskRecord | undefined {
+    const state = this.getCommittedState(id);
+    return state && this.#withPayload(state);
+  }
+
+  /** getCommitted without the payload: for status and result reads. */
+  getCommittedState(id: string): TaskState | undefined {
     if (this.#closed) throw new StoreError(`Cannot read task ${JSON.stringify(id)}: the task store at ${this.dir} is closed`);
     return this.#tasks.get(id);
   }
 
-  /** Synchronous read; sees this store's own writes before they commit (for the next state change). Treat the record as read-only. */
+  /** Synchronous read; sees this store's own writes before they commit. */
   get(id: string): TaskRecord | undefined {
+    const state = this.getState(id);
+    return state && this.#withPayload(state);
+  }
+
+  /** get without the payload (for the next state change). Treat it as read-only. */
+  getState(id: string): TaskState | undefined {
     if (this.#closed) throw new StoreError(`Cannot read task ${JSON.stringify(id)}: the task store at ${this.dir} is closed`);
-    return this.#pending.get(id) ?? this.#live.get(id) ?? this.#tasks.get(id);
+    return this.#state(id);
   }
 
   /**
@@ -246,18 +310,18 @@ export class TaskStore {
    * in line where `requeue(record)` says so (idempotent types); one transaction, awaited.
    * Returns the queue in index order.
    */
-  async recover(now: number, requeue: (record: TaskRecord) => boolean = () => false): Promise<{ queued: QueueEntry[]; interrupted: string[] }> {
+  async recover(now: number, requeue: (record: TaskState) => boolean = () => false): Promise<{ queued: QueueEntry[]; interrupted: string[] }> {
     if (this.#closed) return this.#rejectClosed('recover');
     const interrupted: string[] = [];
     let done: Promise<boolean> | undefined;
     for (const id of Array.from(this.#running.getKeys())) {
-      const record = this.get(id);
+      const record = this.#state(id);
       if (record?.status === 'running' && requeue(record)) {
-        const next: TaskRecord = { ...record, status: 'queued', lastError: { ...INTERRUPTED } };
+        const next: TaskState = { ...record, status: 'queued', lastError: { ...INTERRUPTED } };
         done = this.#tasks.put(id, next);
         this.#queue.put(queueKey(next), entryOf(next));
       } else if (record?.status === 'running') {
-        const failed: TaskRecord = { ...record, status: 'failed', error: { ...INTERRUPTED }, finishedAt: now };
+        const failed: TaskState = { ...record, status: 'failed', error: { ...INTERRUPTED }, finishedAt: now };
         done = this.#tasks.put(id, failed);
         this.#addFinished(failed);
         interrupted.push(id);
@@ -291,6 +355,7 @@ export class TaskStore {
     for (const { key } of this.#finished.getRange({ limit })) {
       if (key[0] >= endedBefore && this.#finishedCount <= keep) break;
       this.#tasks.remove(key[1]);
+      this.#payloads!.remove(key[1]);
       done = this.#finished.remove(key);
       this.#finishedCount--;
       deleted++;
@@ -312,14 +377,14 @@ export class TaskStore {
     return Array.from(this.#queue.getRange(), ({ value }) => value);
   }
 
-  /** Committed records of running tasks. */
-  running(): TaskRecord[] {
-    return Array.from(this.#running.getKeys(), (id) => this.#tasks.get(id)).filter((r): r is TaskRecord => r !== undefined);
+  /** Committed states of running tasks. */
+  running(): TaskState[] {
+    return Array.from(this.#running.getKeys(), (id) => this.#tasks.get(id)).filter((r): r is TaskState => r !== undefined);
   }
 
   /** The `limit` committed records with `status` that finished last, newest first. Scans every record: for tools, not the hot path. */
-  ended(status: 'succeeded' | 'failed' | 'cancelled', limit: number): TaskRecord[] {
-    const found: TaskRecord[] = [];
+  ended(status: 'succeeded' | 'failed' | 'cancelled', limit: number): TaskState[] {
+    const found: TaskState[] = [];
     for (const { value } of this.#tasks.getRange()) if (value.status === status) found.push(value);
     return found.sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0)).slice(0, limit);
   }
@@ -333,11 +398,24 @@ export class TaskStore {
     } finally {
       openDirs.delete(this.dir);
       this.#pending.clear();
+      this.#pendingPayloads.clear();
       this.#live.clear();
     }
   }
 
-  #addFinished(record: TaskRecord): void {
+  #state(id: string): TaskState | undefined {
+    return this.#pending.get(id) ?? this.#live.get(id) ?? this.#tasks.get(id);
+  }
+
+  /** The full record a user sees. Records of a store not yet separated still hold their payload. */
+  #withPayload(state: TaskState): TaskRecord {
+    if ('payload' in state) return state as TaskRecord;
+    const { id } = state;
+    const payload = this.#pendingPayloads.has(id) ? this.#pendingPayloads.get(id) : this.#payloads?.get(id);
+    return { ...state, payload };
+  }
+
+  #addFinished(record: TaskState): void {
     this.#finished.put([record.finishedAt!, record.id], true);
     this.#finishedCount++;
   }
@@ -353,8 +431,23 @@ export class TaskStore {
     });
   }
 
+  /** Stores written before payloads were kept apart get them moved out of their records once, in one transaction. */
+  #separatePayloads(): void {
+    if (this.#meta.get('payloadsApart') === 1) return;
+    const payloads = this.#root.openDB<unknown, string>('payloads', SHARED_STRUCTURES);
+    this.#root.transactionSync(() => {
+      for (const { key, value } of this.#tasks.getRange()) {
+        if (!('payload' in value)) continue;
+        const { payload, ...state } = value as TaskRecord;
+        payloads.put(key, payload);
+        this.#tasks.put(key, state);
+      }
+      this.#meta.put('payloadsApart', 1);
+    });
+  }
+
   /** Keeps `record` visible as pending until `done` commits; maps commit failures to StoreError. */
-  #settle(record: TaskRecord, done: Promise<boolean>): Promise<TaskRecord> {
+  #settle<R extends TaskState>(record: R, done: Promise<boolean>): Promise<R> {
     this.#pending.set(record.id, record);
     const forget = (): void => {
       if (this.#pending.get(record.id) === record) this.#pending.delete(record.id);

@@ -62,7 +62,12 @@ async function run(message: RunMessage): Promise<WorkerReply> {
     type: message.type,
     device: message.device,
     signal: controller.signal,
-    log: log.child({ type: message.type, taskId: message.taskId }),
+    // Made on first use: most handlers never log, and a pino child costs an allocation per task.
+    get log() {
+      const child = log.child({ type: message.type, taskId: message.taskId });
+      Object.defineProperty(this, 'log', { value: child, enumerable: true });
+      return child;
+    },
     vram,
     resumeFrom: message.resumeFrom,
     async checkpoint(state) {

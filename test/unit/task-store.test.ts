@@ -97,6 +97,20 @@ describe('TaskStore', () => {
     expect(interrupted).toEqual([a.id]);
   });
 
+  it('insertRunning stores a new task as running in one commit: recovery reports it interrupted, never queued', async () => {
+    let store = openStore();
+    const { record, entry } = newTask(store);
+    const running = await store.insertRunning(record, entry, { startedAt: 77 });
+    expect(running).toEqual({ ...record, status: 'running', startedAt: 77, attempts: 1 });
+    expect(store.getCommitted(record.id)).toEqual(running);
+    const bad = newTask(store, 'llm', 'normal', { handle: Symbol('not encodable') });
+    await expect(store.insertRunning(bad.record, bad.entry, { startedAt: 78 })).rejects.toMatchObject({ code: 'INVALID_PAYLOAD' });
+    store = await reopen(store);
+    expect(store.get(bad.record.id)).toBeUndefined();
+    expect(await store.recover(90)).toEqual({ queued: [], interrupted: [record.id] });
+    expect(store.get(record.id)).toMatchObject({ status: 'failed', error: { code: 'INTERRUPTED' }, payload: record.payload });
+  });
+
   it('keeps a finished result readable after close and reopen', async () => {
     let store = openStore();
     const ok = await insert(store);
@@ -106,10 +120,10 @@ describe('TaskStore', () => {
     expect(done).toMatchObject({ status: 'succeeded', value: { text: 'answer', tokens: 42 }, startedAt: 2000, finishedAt: 3000 });
     await store.finish(cancelled.id, { status: 'cancelled', finishedAt: 3500 });
     store = await reopen(store);
-    expect(store.get(ok.id)).toEqual(done);
+    expect(store.get(ok.id)).toEqual({ ...done, payload: ok.payload });
     expect(store.get(cancelled.id)).toMatchObject({ status: 'cancelled', finishedAt: 3500 });
     expect(await store.recover(4000)).toEqual({ queued: [], interrupted: [] });
-    expect(store.get(ok.id)).toEqual(done);
+    expect(store.get(ok.id)).toEqual({ ...done, payload: ok.payload });
   });
 
   it('recover fails running tasks as INTERRUPTED and returns the queue per type, by priority rank, then FIFO', async () => {
@@ -174,7 +188,7 @@ describe('TaskStore', () => {
     ]);
     expect(results[2]).toMatchObject({ status: 'failed', startedAt: 10, device: 'gpu0', error: { code: 'HANDLER_ERROR', message: 'boom' } });
     const reopened = await reopen(store);
-    expect(reopened.get(record.id)).toEqual(results[2]);
+    expect(reopened.get(record.id)).toEqual({ ...results[2], payload: record.payload });
     expect(await reopened.recover(30)).toEqual({ queued: [], interrupted: [] });
   });
 

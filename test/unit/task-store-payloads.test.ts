@@ -1,0 +1,91 @@
+/** Payloads are stored apart from task states: written once at insert, read back by get(), deleted with their record. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { open } from 'lmdb';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { TaskStore } from '../../src/store/task-store.js';
+import type { QueueEntry, TaskRecord } from '../../src/task.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vs-payloads-')), 'data');
+});
+afterEach(() => fs.rmSync(path.dirname(dir), { recursive: true, force: true }));
+
+function task(seq: number, payload: unknown): [TaskRecord, QueueEntry] {
+  const id = `t${seq}`;
+  return [
+    { id, type: 'llm', seq, priority: 'normal', payload, status: 'queued', queuedAt: seq },
+    { id, type: 'llm', seq, priority: 'normal', queuedAt: seq, vramMiB: 0 },
+  ];
+}
+
+/** What this store's raw databases hold under `id`. */
+async function raw(id: string): Promise<{ state: Record<string, unknown> | undefined; payload: unknown; hasPayload: boolean }> {
+  const root = open({ path: dir, maxDbs: 8 });
+  const tasks = root.openDB<Record<string, unknown>, string>({ name: 'tasks', sharedStructuresKey: Symbol.for('structures') });
+  const payloads = root.openDB<unknown, string>({ name: 'payloads', sharedStructuresKey: Symbol.for('structures') });
+  const found = { state: tasks.get(id), payload: payloads.get(id), hasPayload: payloads.doesExist(id) };
+  await root.close();
+  return found;
+}
+
+it('keeps the payload out of the state record, and get() and markRunning() put it back', async () => {
+  const store = TaskStore.open({ dir });
+  const payload = { prompt: 'x'.repeat(1000), n: [1, 2, 3] };
+  const [record, entry] = task(1, payload);
+  await store.insert(record, entry);
+  expect((await store.markRunning('t1', { startedAt: 5 })).payload).toEqual(payload);
+  const finished = await store.finish('t1', { status: 'succeeded', value: 'ok', finishedAt: 6 });
+  expect(finished).not.toHaveProperty('payload');
+  expect(store.get('t1')).toEqual({ ...finished, payload });
+  expect(store.getCommitted('t1')).toEqual({ ...finished, payload });
+  await store.close();
+  const stored = await raw('t1');
+  expect(stored.state).toMatchObject({ status: 'succeeded', value: 'ok' });
+  expect(stored.state).not.toHaveProperty('payload');
+  expect(stored.payload).toEqual(payload);
+});
+
+it('moves the payloads of an older store out of its records once; a read-only open before that still sees them', async () => {
+  // An older store: payloads inside the task records, written without shared structures.
+  const [old, entry] = task(1, { prompt: 'from before' });
+  const root = open({ path: dir, maxDbs: 8 });
+  await root.openDB({ name: 'tasks' }).put(old.id, old);
+  await root.openDB({ name: 'queue' }).put([old.type, 2, old.seq], entry);
+  await root.openDB({ name: 'meta' }).put('seq', 1);
+  for (const name of ['running', 'finished']) await root.openDB({ name }).put('x', true).then(() => root.openDB({ name }).remove('x'));
+  await root.close();
+
+  const reader = TaskStore.openReadOnly({ dir });
+  expect(reader.getCommitted('t1')).toEqual(old);
+  await reader.close();
+
+  const store = TaskStore.open({ dir });
+  expect(store.get('t1')).toEqual(old);
+  const { queued } = await store.recover(10);
+  expect(queued.map((e) => e.id)).toEqual(['t1']);
+  expect((await store.markRunning('t1', { startedAt: 11 })).payload).toEqual({ prompt: 'from before' });
+  await store.close();
+  const stored = await raw('t1');
+  expect(stored.state).not.toHaveProperty('payload');
+  expect(stored.payload).toEqual({ prompt: 'from before' });
+
+  const again = TaskStore.openReadOnly({ dir });
+  expect(again.getCommitted('t1')).toMatchObject({ status: 'running', payload: { prompt: 'from before' } });
+  await again.close();
+});
+
+it('prune deletes a record and its payload together', async () => {
+  const store = TaskStore.open({ dir });
+  for (const seq of [1, 2]) {
+    const [record, entry] = task(seq, { seq });
+    await store.insert(record, entry);
+    await store.finish(record.id, { status: 'cancelled', finishedAt: seq });
+  }
+  expect(await store.prune({ endedBefore: 2, keep: Infinity, limit: 10 })).toBe(1);
+  await store.close();
+  expect(await raw('t1')).toEqual({ state: undefined, payload: undefined, hasPayload: false });
+  expect(await raw('t2')).toMatchObject({ payload: { seq: 2 }, hasPayload: true });
+});
