@@ -68,7 +68,8 @@ export class TaskStore {
   readonly #queue: Database<QueueEntry, QueueKey>;
   readonly #running: Database<true, string>;
   readonly #meta: Database<number, string>;
-  readonly #finished: Database<true, FinishedKey>;
+  /** undefined in a read-only open of a store written before the index existed. */
+  readonly #finished: Database<true, FinishedKey> | undefined;
   /** Entries in the finished index, committed or in flight. */
   #finishedCount: number;
   /** Last number handed out by nextSeq(). */
@@ -90,12 +91,13 @@ export class TaskStore {
     this.#queue = root.openDB<QueueEntry, QueueKey>('queue', SHARED_STRUCTURES);
     this.#running = root.openDB<true, string>('running', {});
     this.#meta = root.openDB<number, string>('meta', {});
-    this.#finished = root.openDB<true, FinishedKey>('finished', {});
-    if (!readOnly) this.#indexFinished(); // a reader of an older store just sees no finished index
+    if (!readOnly) this.#indexFinished(root.openDB<true, FinishedKey>('finished', {}));
+    // A read-only open of an older store finds no finished index (nor its database).
+    this.#finished = !readOnly || this.#meta.get('finishedIndex') === 1 ? root.openDB<true, FinishedKey>('finished', {}) : undefined;
     if (!readOnly) this.#separatePayloads();
     // A read-only open of an older store finds the payloads inside the records (and no payloads database).
     this.#payloads = !readOnly || this.#meta.get('payloadsApart') === 1 ? root.openDB<unknown, string>('payloads', SHARED_STRUCTURES) : undefined;
-    this.#finishedCount = (this.#finished.getStats() as { entryCount: number }).entryCount;
+    this.#finishedCount = this.#finished === undefined ? 0 : (this.#finished.getStats() as { entryCount: number }).entryCount;
     const seq = this.#meta.get('seq') ?? 0;
     if (!Number.isSafeInteger(seq) || seq < 0) throw new Error(`meta.seq is ${String(seq)}, not a sequence number`);
     this.#seq = this.#persistedSeq = seq;
@@ -339,7 +341,7 @@ export class TaskStore {
 
   /** When the oldest kept finished record ended, if any. */
   oldestFinishedAt(): number | undefined {
-    for (const { key } of this.#finished.getRange({ limit: 1 })) return key[0];
+    for (const { key } of this.#finished?.getRange({ limit: 1 }) ?? []) return key[0];
     return undefined;
   }
 
@@ -352,11 +354,11 @@ export class TaskStore {
     if (this.#closed) return this.#rejectClosed('prune');
     let deleted = 0;
     let done: Promise<boolean> | undefined;
-    for (const { key } of this.#finished.getRange({ limit })) {
+    for (const { key } of this.#finished!.getRange({ limit })) {
       if (key[0] >= endedBefore && this.#finishedCount <= keep) break;
       this.#tasks.remove(key[1]);
       this.#payloads!.remove(key[1]);
-      done = this.#finished.remove(key);
+      done = this.#finished!.remove(key);
       this.#finishedCount--;
       deleted++;
     }
@@ -416,16 +418,16 @@ export class TaskStore {
   }
 
   #addFinished(record: TaskState): void {
-    this.#finished.put([record.finishedAt!, record.id], true);
+    this.#finished!.put([record.finishedAt!, record.id], true);
     this.#finishedCount++;
   }
 
   /** Stores written before the finished index existed get it built once, in one transaction. */
-  #indexFinished(): void {
+  #indexFinished(finished: Database<true, FinishedKey>): void {
     if (this.#meta.get('finishedIndex') === 1) return;
     this.#root.transactionSync(() => {
       for (const { key, value } of this.#tasks.getRange()) {
-        if (isTerminal(value.status)) this.#finished.put([value.finishedAt ?? 0, key], true);
+        if (isTerminal(value.status)) finished.put([value.finishedAt ?? 0, key], true);
       }
       this.#meta.put('finishedIndex', 1);
     });

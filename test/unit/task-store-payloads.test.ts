@@ -89,3 +89,16 @@ it('prune deletes a record and its payload together', async () => {
   expect(await raw('t1')).toEqual({ state: undefined, payload: undefined, hasPayload: false });
   expect(await raw('t2')).toMatchObject({ payload: { seq: 2 }, hasPayload: true });
 });
+
+it('a read-only open of a store older than the finished index still reads it', async () => {
+  const [old, entry] = task(1, { prompt: 'from before' });
+  const root = open({ path: dir, maxDbs: 8 });
+  await root.openDB({ name: 'tasks' }).put(old.id, old);
+  await root.openDB({ name: 'queue' }).put([old.type, 2, old.seq], entry);
+  await root.openDB({ name: 'meta' }).put('seq', 1);
+  await root.close();
+  const reader = TaskStore.openReadOnly({ dir });
+  expect(reader.getCommitted('t1')).toEqual(old);
+  expect([reader.finishedCount, reader.oldestFinishedAt()]).toEqual([0, undefined]);
+  await reader.close();
+});
