@@ -14,6 +14,7 @@ import { open, type Database, type RootDatabase, type RootDatabaseOptionsWithPat
 import { InvalidPayloadError, StoreError, TaskNotFoundError, expected } from '../errors.js';
 import { PRIORITY_RANK, isTerminal, type QueueEntry, type TaskError, type TaskRecord, type TaskStatus } from '../task.js';
 import { gbToMiB } from '../units.js';
+import { checkDataFile, describe, openError, prepareDirectory, RESTORE_FIX } from './data-dir.js';
 
 export interface TaskStoreOptions {
   /** Data directory; created with mode 0700 when missing. */
@@ -55,7 +56,6 @@ function entryOf(r: TaskState): QueueEntry {
 const SHARED_STRUCTURES = { sharedStructuresKey: Symbol.for('structures') };
 
 const INTERRUPTED = { code: 'INTERRUPTED', message: 'interrupted by restart: the process stopped while this task ran' };
-const RESTORE_FIX = 'it is corrupted or not a task store: move it aside to start empty, or restore it from a backup';
 /** Directories open in this process: a second handle would hand out duplicate sequence numbers. */
 const openDirs = new Set<string>();
 
@@ -472,77 +472,4 @@ export class TaskStore {
   #rejectClosed(call: string): Promise<never> {
     return Promise.reject(new StoreError(`Cannot ${call}: the task store at ${this.dir} is closed`));
   }
-}
-
-function openError(dir: string, problem: string, fix: string, cause?: unknown): StoreError {
-  return new StoreError(`Cannot open the task store at ${dir}: ${problem}; ${fix}`, cause === undefined ? undefined : { cause });
-}
-
-function describe(cause: unknown): string {
-  return cause instanceof Error ? cause.message : String(cause);
-}
-
-/**
- * mkdir -p one level at a time: Node's recursive mkdir spins forever where a filesystem answers
- * ENOENT under an existing parent (procfs). Returns whether the last level was created.
- */
-function mkdirEach(dir: string): boolean {
-  const parent = path.dirname(dir);
-  if (parent !== dir && !fs.existsSync(parent)) mkdirEach(parent);
-  try {
-    fs.mkdirSync(dir, { mode: 0o700 });
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST' && fs.statSync(dir).isDirectory()) return false;
-    throw error;
-  }
-}
-
-/** Creates the directory (0700 whatever the umask), checks it is a writable directory, returns its real path. */
-function prepareDirectory(dir: string): string {
-  try {
-    if (mkdirEach(dir)) fs.chmodSync(dir, 0o700);
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    const problem = code === 'EEXIST' || code === 'ENOTDIR' ? 'the path (or a parent) is a file, not a directory' : `it cannot be created (${describe(cause)})`;
-    throw openError(dir, problem, 'set options.dir to a directory this process may create and write', cause);
-  }
-  try {
-    if (!fs.statSync(dir).isDirectory()) throw new Error('not a directory');
-    fs.accessSync(dir, fs.constants.R_OK | fs.constants.W_OK | fs.constants.X_OK);
-    for (const file of ['data.mdb', 'lock.mdb'].map((name) => path.join(dir, name))) {
-      if (fs.existsSync(file)) fs.accessSync(file, fs.constants.R_OK | fs.constants.W_OK);
-    }
-    return fs.realpathSync(dir);
-  } catch (cause) {
-    throw openError(dir, `it is not a readable and writable directory (${describe(cause)})`, 'fix its permissions (chmod 700, owned by this user) or choose another directory', cause);
-  }
-}
-
-/** Checks what mdb_env_open checks of data.mdb: meta page 0 (P_META flag, magic, version) and room for the meta pages. */
-function checkDataFile(dir: string): void {
-  const header = Buffer.alloc(64);
-  let size = 0;
-  try {
-    const fd = fs.openSync(path.join(dir, 'data.mdb'), 'r');
-    try {
-      size = fs.fstatSync(fd).size;
-      fs.readSync(fd, header, 0, header.length, 0);
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch (cause) {
-    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return; // a new store
-    throw openError(dir, `data.mdb cannot be read (${describe(cause)})`, RESTORE_FIX, cause);
-  }
-  if (size === 0) return; // LMDB initialises an empty file
-  // lmdb-js's LMDB fork has a 24-byte page header: flags at 18, then MDB_meta (magic, version, ..., page size at +24).
-  const pageSize = header.readUInt32LE(48);
-  const valid =
-    (header.readUInt16LE(18) & 0x08) !== 0 &&
-    header.readUInt32LE(24) === 0xbeefc0de &&
-    (header.readUInt32LE(28) & 0xffff) === 2 &&
-    pageSize >= 512 && pageSize <= 65536 && (pageSize & (pageSize - 1)) === 0 &&
-    size >= 2 * pageSize;
-  if (!valid) throw openError(dir, 'data.mdb is not an LMDB data file', RESTORE_FIX);
 }

@@ -1,19 +1,12 @@
 import { once } from 'node:events';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Scheduler } from 'vram-scheduler';
-import { Gate } from '../support/gate.js';
-import { closeAll, fixture, start } from '../support/scheduler.js';
+import { gatePerTest } from '../support/gate.js';
+import { fixture, start } from '../support/scheduler.js';
 
 const gated = fixture('gated-handler.mjs');
 const echo = fixture('echo-handler.mjs');
-let current: Gate | undefined;
-
-afterEach(async () => {
-  current?.releaseAll();
-  await closeAll();
-  current?.close();
-  current = undefined;
-});
+const openGate = gatePerTest();
 
 function batchLog(scheduler: Scheduler): string[] {
   const log: string[] = [];
@@ -24,7 +17,7 @@ function batchLog(scheduler: Scheduler): string[] {
 
 describe('dispatch', () => {
   it('starts the deepest queue first among the types that fit', async () => {
-    const gate = (current = new Gate());
+    const gate = openGate();
     const s = await start({
       devices: [{ id: 'gpu0', vramGb: 6 }],
       types: {
@@ -53,7 +46,7 @@ describe('dispatch', () => {
   });
 
   it('runs several batches at once when VRAM allows, each covered by its lease', async () => {
-    const gate = (current = new Gate());
+    const gate = openGate();
     const s = await start({ types: { a: { handler: gated, vramGb: 5 }, b: { handler: gated, vramGb: 7.5 } } });
     await s.submit('a', { tag: 'a1' });
     await s.submit('b', { tag: 'b1' });
@@ -70,7 +63,7 @@ describe('dispatch', () => {
   });
 
   it('hands a task submitted while its batch runs to that batch: one model load, FIFO order', async () => {
-    const gate = (current = new Gate());
+    const gate = openGate();
     const s = await start({ types: { a: { handler: gated, vramGb: 2 } } });
     const log = batchLog(s);
     const first = await s.submit('a', { tag: 't0' });
@@ -93,7 +86,7 @@ describe('dispatch', () => {
   });
 
   it('chooses the device where the budget fits best and never sums devices', async () => {
-    const gate = (current = new Gate());
+    const gate = openGate();
     const s = await start({
       devices: [
         { id: 'big', vramGb: 8 },
@@ -111,7 +104,7 @@ describe('dispatch', () => {
   });
 
   it('grows the batch lease for a task that overrides its budget, and shrinks it after', async () => {
-    const gate = (current = new Gate());
+    const gate = openGate();
     const s = await start({ types: { a: { handler: gated, vramGb: 2 } } });
     await s.submit('a', { tag: 'small' });
     await gate.waitForStarted(1);
@@ -127,7 +120,7 @@ describe('dispatch', () => {
   });
 
   it('ends the batch when an override cannot grow, and starts the task where it fits later', async () => {
-    const gate = (current = new Gate());
+    const gate = openGate();
     const s = await start({
       devices: [{ id: 'gpu0', vramGb: 6 }],
       types: { a: { handler: gated, vramGb: 2 }, b: { handler: gated, vramGb: 4 } },
@@ -151,7 +144,7 @@ describe('dispatch', () => {
   });
 
   it('lets a running task grow its VRAM through ctx.vram when it is free, and returns it after', async () => {
-    const gate = (current = new Gate());
+    const gate = openGate();
     const s = await start({ devices: [{ id: 'gpu0', vramGb: 8 }], types: { a: { handler: gated, vramGb: 2 } } });
     const fits = await s.submit('a', { tag: 'fits', growGb: 3 });
     const [first] = await gate.waitForStarted(1);
@@ -169,7 +162,7 @@ describe('dispatch', () => {
   });
 
   it('starts a waiting type as soon as a running batch gives VRAM back, not only when the batch ends', async () => {
-    const gate = (current = new Gate());
+    const gate = openGate();
     const s = await start({ types: { a: { handler: gated, vramGb: 4 }, b: { handler: gated, vramGb: 10 } } });
     await s.submit('a', { tag: 'a-big' }, { vramGb: 20 });
     await gate.waitForStarted(1);
@@ -182,7 +175,7 @@ describe('dispatch', () => {
   }, 10_000);
 
   it('starts a waiting type when a running task gives back VRAM it grew', async () => {
-    const gate = (current = new Gate());
+    const gate = openGate();
     const s = await start({ types: { a: { handler: gated, vramGb: 4 }, b: { handler: gated, vramGb: 10 } } });
     await s.submit('a', { tag: 'grower', growGb: 16 });
     await gate.waitForStarted(1);
@@ -194,7 +187,7 @@ describe('dispatch', () => {
   }, 10_000);
 
   it('runs free-lane tasks at once, without VRAM, even when every device is full', async () => {
-    const gate = (current = new Gate());
+    const gate = openGate();
     const s = await start({
       devices: [{ id: 'gpu0', vramGb: 4 }],
       types: { a: { handler: gated, vramGb: 4 }, chores: { handler: echo, gpu: false } },

@@ -99,6 +99,5 @@ it('a read-only open of a store older than the finished index still reads it', a
   await root.close();
   const reader = TaskStore.openReadOnly({ dir });
   expect(reader.getCommitted('t1')).toEqual(old);
-  expect([reader.finishedCount, reader.oldestFinishedAt()]).toEqual([0, undefined]);
   await reader.close();
 });
