@@ -1,0 +1,137 @@
+/**
+ * The scheduler's parts, built and connected once: task controls, the VRAM ledger, the thread
+ * pools, the lanes' thread slots, the free lane, the batch machine and the supervisor. What the
+ * parts report (a task started or ended, a batch went warm, a handler's call) goes to `hooks`.
+ */
+import { randomUUID } from 'node:crypto';
+import { createActor, type Actor } from 'xstate';
+import { executeTask, type RunTaskInput, type TaskRunDeps } from '../actors/run-task.js';
+import { TaskControls } from '../actors/task-controls.js';
+import type { ResolvedConfig } from '../config.js';
+import { FreeLane } from '../dispatch/free-lane.js';
+import type { TaskQueues } from '../dispatch/queues.js';
+import { ThreadSlots } from '../dispatch/thread-slots.js';
+import { ErrorCode } from '../errors.js';
+import type { Device } from '../gpu/detect.js';
+import { createBatchMachine } from '../machines/batch.js';
+import { createSupervisor, othersWaitFor, type SupervisorMachine } from '../machines/supervisor.js';
+import type { InspectionObserver } from '../observability-options.js';
+import type { TaskStore } from '../store/task-store.js';
+import type { SubmitOptions, SubmitReceipt } from '../submit.js';
+import { Pools } from '../threads/pools.js';
+import { VramLedger } from '../threads/vram-ledger.js';
+import { hasFreeRam, mibToGb } from '../units.js';
+import type { Notify } from './notify.js';
+
+export interface WiringHooks extends Pick<TaskRunDeps, 'started' | 'finished' | 'recorded' | 'retry' | 'preempted' | 'broken'> {
+  /** A handler's ctx.progress(). */
+  progress(taskId: string, value: number, info: unknown): void;
+  /** A handler's follow-up submit. */
+  submit(type: string, payload: unknown, options: SubmitOptions | undefined): Promise<SubmitReceipt>;
+  /** Something that drain() waits for may have ended. */
+  checkIdle(): void;
+  /** Something changed that may let queued work start. */
+  wake(): void;
+  notify: Notify;
+}
+
+export interface Wiring {
+  controls: TaskControls;
+  ledger: VramLedger;
+  pools: Pools;
+  freeLane: FreeLane;
+  /** GPU types waiting for VRAM after the last dispatch (type → MiB needed). */
+  waitingForVram: Map<string, number>;
+  /** Runs one task in its lane; what a submit stored as running at once goes through here. */
+  runTask(input: RunTaskInput): Promise<void>;
+  /** Created, not started. */
+  supervisor: Actor<SupervisorMachine>;
+}
+
+export function wire(
+  config: ResolvedConfig,
+  devices: readonly Device[],
+  store: TaskStore,
+  queues: TaskQueues,
+  hooks: WiringHooks,
+  inspect: InspectionObserver | undefined,
+): Wiring {
+  const waitingForVram = new Map<string, number>();
+  const controls = new TaskControls(`vram-scheduler:abort:${randomUUID()}`, config.scheduling.cancelGraceMs);
+  const ledger = VramLedger.create(devices.map((d) => ({ capacityMiB: d.capacityMiB })));
+  const pools = new Pools({
+    types: config.types,
+    ledger: ledger.buffer,
+    freeLaneThreads: config.freeLaneThreads,
+    logLevel: config.logger.level,
+    serviceName: config.serviceName,
+    threadGone: (threadId) => ledger.recoverThread(threadId),
+    threadFailed: (error) => config.logger.error({ err: error }, 'a worker thread died between tasks; it is replaced'),
+    abortChannel: controls.channelName,
+    appCalls: {
+      progress: (taskId, value, info) => hooks.progress(taskId, value, info),
+      submit: (type, payload, options) =>
+        hooks.submit(type, payload, options).then(
+          (receipt) => ({ ok: true as const, receipt }),
+          (error: unknown) => ({ ok: false as const, error: { code: (error as { code?: string }).code ?? ErrorCode.HANDLER_ERROR, message: error instanceof Error ? error.message : String(error) } }),
+        ),
+    },
+  });
+  // One thread per GPU type, running `concurrency` tasks at once; the free lane shares its threads.
+  const freeSlots = new ThreadSlots(config.freeLaneThreads);
+  const gpuSlots = new Map([...config.types.values()].filter((t) => t.gpu).map((t) => [t.name, new ThreadSlots(t.concurrency)]));
+  const slots = (type: string) => gpuSlots.get(type) ?? freeSlots;
+  const run: TaskRunDeps = {
+    store,
+    slots,
+    pools,
+    ledger,
+    controls,
+    timeoutMs: (entry) => entry.timeoutMs ?? config.types.get(entry.type)!.timeoutMs,
+    started: (record) => hooks.started(record),
+    finished: (record) => hooks.finished(record),
+    recorded: (committing) => hooks.recorded(committing),
+    retry: (record, error) => hooks.retry(record, error),
+    preempted: (record, checkpoint) => hooks.preempted(record, checkpoint),
+    broken: (entry, error) => hooks.broken(entry, error),
+  };
+  const freeTypes = [...config.types.values()].filter((t) => !t.gpu);
+  const freeLane = new FreeLane({
+    queues,
+    startable: () => freeTypes.filter((t) => hasFreeRam(t.ramGb)).map((t) => t.name),
+    capacity: () => freeSlots.limit,
+    run: (entry) => executeTask(run, { entry, device: undefined }),
+    settled: () => hooks.checkIdle(),
+  });
+  const batch = createBatchMachine({
+    queues,
+    ledger,
+    runTask: (input) => executeTask(run, input),
+    unload: (type) => pools.unload(type),
+    inFlightLimit: (type) => slots(type).limit,
+    wentWarm: () => {
+      queueMicrotask(() => hooks.checkIdle()); // once the batch's snapshot says warm
+      hooks.wake(); // a type waiting for VRAM may now evict it
+    },
+    othersWaitFor: (type, device) => othersWaitFor(waitingForVram, type, ledger.capacity(device)),
+    preempt: (type) => controls.stopType(type, 'preempted'),
+  });
+  const supervisor = createActor(
+    createSupervisor({
+      queues,
+      ledger,
+      devices,
+      types: config.types,
+      batch,
+      scheduling: config.scheduling,
+      waitingForVram,
+      batchStarted: (type, device, leaseMiB) => hooks.notify('batch:started', { type, device: device.id, vramGb: mibToGb(leaseMiB) }),
+      batchEnded: (batch) => {
+        hooks.notify('batch:ended', batch);
+        hooks.checkIdle();
+      },
+    }),
+    { inspect },
+  );
+  return { controls, ledger, pools, freeLane, waitingForVram, runTask: (input) => executeTask(run, input), supervisor };
+}
