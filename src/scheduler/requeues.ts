@@ -6,7 +6,7 @@
 import type { ResolvedConfig } from '../config.js';
 import type { Backoffs } from '../dispatch/backoffs.js';
 import type { TaskQueues } from '../dispatch/queues.js';
-import type { TaskState, TaskStore } from '../store/task-store.js';
+import { queueEntryOf, type TaskState, type TaskStore } from '../store/task-store.js';
 import type { TaskError } from '../task.js';
 import type { Notify } from './notify.js';
 
@@ -46,13 +46,26 @@ export class Requeues {
     return true;
   }
 
-  /** A preempted task goes back to the head of its line at once, durably, with its handler's checkpoint. */
+  /**
+   * A preempted task goes back to the head of its line at once, with its handler's checkpoint.
+   * It is in the in-memory queue before its batch can end (not after the commit): otherwise a
+   * later task of its type and priority could start first. The next start's write follows the
+   * requeue's in the store, so it cannot commit before it.
+   */
   preempted(record: TaskState, checkpoint: { state: unknown } | undefined): void {
-    const requeued = this.deps.store.requeue(record.id, { preempted: { checkpoint } }).then((entry) => {
-      this.deps.queues.pushFront(entry);
-      this.deps.notify('task:preempted', { id: record.id, type: record.type, checkpointed: checkpoint !== undefined });
-      this.deps.wake();
-    });
-    this.deps.track(requeued.catch((e: unknown) => this.deps.broken(record, e)));
+    const { store, queues } = this.deps;
+    const requeued = store.requeue(record.id, { preempted: { checkpoint } });
+    const entry = queueEntryOf(record);
+    queues.pushFront(entry);
+    this.deps.wake();
+    const announced = requeued.then(
+      () => this.deps.notify('task:preempted', { id: record.id, type: record.type, checkpointed: checkpoint !== undefined }),
+      (error: unknown) => {
+        // Rare: take it back out of line unless a batch has taken it already (its start then fails too).
+        if ([...queues.entries(record.type)].some((queued) => queued.id === record.id)) queues.remove(entry);
+        this.deps.broken(record, error);
+      },
+    );
+    this.deps.track(announced);
   }
 }

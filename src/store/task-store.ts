@@ -42,7 +42,7 @@ const queueKey = (r: TaskState): QueueKey => [r.type, PRIORITY_RANK[r.priority],
 type FinishedKey = [number, string];
 
 /** The queue index value of a record (the index entry itself is dropped while a task runs). */
-function entryOf(r: TaskState): QueueEntry {
+export function queueEntryOf(r: TaskState): QueueEntry {
   const entry: QueueEntry = { id: r.id, type: r.type, seq: r.seq, priority: r.priority, queuedAt: r.queuedAt, vramMiB: r.vramGb === undefined ? 0 : gbToMiB(r.vramGb) };
   if (r.key !== undefined) entry.key = r.key;
   if (r.timeoutMs !== undefined) entry.timeoutMs = r.timeoutMs;
@@ -246,7 +246,7 @@ export class TaskStore {
       next.preemptions = (current.preemptions ?? 0) + 1;
       if (fields.preempted.checkpoint !== undefined) next.checkpoint = fields.preempted.checkpoint.state;
     }
-    const entry = entryOf(next);
+    const entry = queueEntryOf(next);
     let done: Promise<boolean>;
     try {
       done = this.#tasks.put(id, next); // first: only a checkpoint can fail to encode
@@ -321,7 +321,7 @@ export class TaskStore {
       if (record?.status === 'running' && requeue(record)) {
         const next: TaskState = { ...record, status: 'queued', lastError: { ...INTERRUPTED } };
         done = this.#tasks.put(id, next);
-        this.#queue.put(queueKey(next), entryOf(next));
+        this.#queue.put(queueKey(next), queueEntryOf(next));
       } else if (record?.status === 'running') {
         const failed: TaskState = { ...record, status: 'failed', error: { ...INTERRUPTED }, finishedAt: now };
         done = this.#tasks.put(id, failed);
