@@ -20,6 +20,11 @@
  *      leases, and 0 after close()), also after crashes, cancels and timeouts; a waiting type that
  *      would fit once warm batches are evicted must start (no warm batch blocks anyone)
  *   7/8. refused submits (BUDGET_EXCEEDS_DEVICES, QUEUE_FULL) write nothing
+ *   9. preemption (`preemption: true`, some types preemptible; the handler checkpoints or ignores the
+ *      abort as the submit says): only a preemptible type's batch is preempted, only while a queued
+ *      critical/high task of another type is more urgent than every task that batch ran; its tasks go
+ *      back to queued (FIFO above: ahead of later ones), run again with their last checkpoint as
+ *      ctx.resumeFrom, count it in `preemptions` (not in attempts) and still end exactly once
  *   and the dispatch rule: every set of batches started in one dispatch is what the reference
  *   rule (most urgent priority, then deepest queue, then oldest head; best-fit device) picks from
  *   the types waiting at that moment, so with equal priorities the deepest fitting queue wins.
@@ -53,7 +58,9 @@ const SETTLE_LIMIT_MS = 15_000;
 
 interface World {
   devices: { id: string; vramGb: number }[];
-  types: { name: string; vramGb: number }[];
+  types: { name: string; vramGb: number; preemptible: boolean }[];
+  /** The scheduler's `preemption` option. */
+  preemption: boolean;
   maxQueueDepth: number;
   /** Batches stay warm (model loaded, lease held) once their queue is empty, for longer than any run. */
   keepAlive: boolean;
@@ -70,7 +77,8 @@ interface ModelTask {
   /** Acknowledgement order in the model. */
   ack: number;
   needMiB: number;
-  status: 'queued' | 'running' | 'ending' | 'ended';
+  /** preempting: its batch was preempted while the test still held it; task:preempted must requeue it. */
+  status: 'queued' | 'running' | 'ending' | 'preempting' | 'ended';
   device?: string;
   outcome?: End;
   /** Submitted with timeoutMs: ends by TIMEOUT, never by the test. */
@@ -82,6 +90,15 @@ interface ModelTask {
   ends: number;
   /** task:started events seen for this id, across restarts. */
   starts: number;
+  /** Its handler saves a checkpoint when preempted. */
+  checkpoint: boolean;
+  /** task:preempted events seen, and how many of them had a checkpoint (the handler's `n`). */
+  preemptions: number;
+  checkpoints: number;
+  /** A task:preempted arrived before the start message of the run it stopped: that message is still on its way. */
+  startInFlight: boolean;
+  /** model.clock when it last left the queue (started or ended there). */
+  leftQueueAt: number;
 }
 
 interface WaitingType {
@@ -101,8 +118,10 @@ interface Start {
 class Model {
   readonly tasks = new Map<string, ModelTask>();
   readonly byTag = new Map<string, ModelTask>();
-  /** Type → its live batch, from batch:started / batch:ended. */
-  readonly batches = new Map<string, { device: string }>();
+  /** Type → its live batch, from batch:started / batch:ended; bestRank: the most urgent task it started. */
+  readonly batches = new Map<string, { device: string; bestRank: number; since: number }>();
+  /** Counts batch starts and tasks leaving the queue: orders them. */
+  clock = 0;
   readonly violations: string[] = [];
   acks = 0;
   restarts = 0;
@@ -195,7 +214,8 @@ function options(world: World, dataDir: string): SchedulerOptions {
     starvationMs: 0,
     quantumMs: 0,
     cancelGraceMs: CANCEL_GRACE_MS,
-    types: Object.fromEntries(world.types.map((t) => [t.name, { handler, vramGb: t.vramGb, keepAliveMs: world.keepAlive ? KEEP_ALIVE_MS : 0 }])),
+    preemption: world.preemption,
+    types: Object.fromEntries(world.types.map((t) => [t.name, { handler, vramGb: t.vramGb, preemptible: t.preemptible, keepAliveMs: world.keepAlive ? KEEP_ALIVE_MS : 0 }])),
   };
 }
 
@@ -251,7 +271,7 @@ function observe(model: Model, real: Real): void {
       });
     }
     if (model.batches.has(start.type)) model.violation(`a second batch of ${start.type} started while one lives`);
-    model.batches.set(start.type, { device: start.device });
+    model.batches.set(start.type, { device: start.device, bestRank: Number.POSITIVE_INFINITY, since: ++model.clock });
     round.starts.push(start);
   };
 
@@ -273,7 +293,7 @@ function observe(model: Model, real: Real): void {
   s.on('task:started', (e) => {
     const task = model.tasks.get(e.id);
     if (!task) return model.violation(`task:started for unknown ${e.id}`);
-    if (++task.starts > 1) model.violation(`${task.tag} started ${task.starts} times`);
+    if (++task.starts > 1 + task.preemptions) model.violation(`${task.tag} started ${task.starts} times, preempted ${task.preemptions}`);
     checkCapacity(`task:started ${task.tag}`);
   });
   const ended = (result: { id: string; status: string; error?: { code: string } }): void => {
@@ -282,7 +302,10 @@ function observe(model: Model, real: Real): void {
     if (++task.ends > 1) model.violation(`${task.tag} ended ${task.ends} times`);
     // A timed task may run out of time before its handler starts (its clock starts when the batch takes it).
     const timedOutEarly = task.timed && task.status === 'queued' && result.error?.code === 'TIMEOUT';
-    if (timedOutEarly) task.outcome = 'timeout';
+    if (timedOutEarly) {
+      task.outcome = 'timeout';
+      task.leftQueueAt = ++model.clock;
+    }
     else if (task.status !== 'ending') model.violation(`${task.tag} ended (${result.status} ${result.error?.code}) while the model had it ${task.status}`);
     const expected = EXPECTED_END[task.outcome ?? 'succeed'];
     if (result.status !== expected.status || result.error?.code !== expected.code) {
@@ -295,6 +318,21 @@ function observe(model: Model, real: Real): void {
   s.on('task:succeeded', ended);
   s.on('task:failed', ended);
   s.on('task:cancelled', ended);
+  s.on('task:preempted', (e) => {
+    const task = model.tasks.get(e.id);
+    if (!task) return model.violation(`task:preempted for unknown ${e.id}`);
+    if (!model.world.preemption || !model.world.types.find((t) => t.name === task.type)!.preemptible) model.violation(`${task.tag} of ${task.type} was preempted (preemption ${model.world.preemption}, type not preemptible)`);
+    // A task the test released may be preempted before its handler sees the release; a cancelled one may not.
+    if (task.status === 'queued') task.startInFlight = true;
+    else if (task.status === 'ended' || task.outcome === 'cancel') model.violation(`${task.tag} was preempted while ${task.status} (${task.outcome})`);
+    task.status = 'queued';
+    task.outcome = undefined;
+    task.device = undefined;
+    task.extraMiB = 0;
+    task.preemptions++;
+    if (e.checkpointed) task.checkpoints++;
+    model.notify();
+  });
   s.on('batch:started', (e) => {
     batchStarted({ type: e.type, device: e.device, mib: mib(e.vramGb) }, () => s.snapshot().queues);
     checkCapacity(`batch:started ${e.type}`);
@@ -304,8 +342,18 @@ function observe(model: Model, real: Real): void {
     if (model.batches.get(e.type)?.device !== e.device) model.violation(`batch:ended ${e.type}@${e.device} that the model does not know`);
     if (e.reason === 'idle') model.violation(`batch ${e.type} expired, but keepAliveMs outlasts the test`);
     if (e.reason === 'evicted' && model.queue(e.type).length > 0) model.violation(`batch ${e.type} was evicted while tasks of its type were queued`);
+    const batch = model.batches.get(e.type);
     model.batches.delete(e.type);
-    if (model.inStatus('running').some((t) => t.type === e.type)) model.violation(`batch ${e.type} ended with a task of it still running`);
+    if (e.reason === 'preempted') {
+      if (!model.world.preemption || !model.world.types.find((t) => t.name === e.type)!.preemptible) model.violation(`batch ${e.type} was preempted (preemption ${model.world.preemption}, type not preemptible)`);
+      const bestRank = batch?.bestRank ?? Number.POSITIVE_INFINITY;
+      // The urgent task may have started meanwhile (room came back some other way): queued at some point while the batch lived.
+      const waited = (t: ModelTask) => t.status === 'queued' || t.leftQueueAt > batch!.since;
+      const urgent = [...model.tasks.values()].some((t) => t.type !== e.type && RANK[t.priority] <= RANK.high && RANK[t.priority] < bestRank && waited(t));
+      if (!urgent) model.violation(`batch ${e.type} (most urgent task rank ${bestRank}) was preempted while no more urgent critical/high task of another type waited`);
+      // Tasks it still ran (the test never released them) stop and go back in line: task:preempted follows.
+      for (const t of model.inStatus('running')) if (t.type === e.type) t.status = 'preempting';
+    } else if (model.inStatus('running').some((t) => t.type === e.type)) model.violation(`batch ${e.type} ended with a task of it still running`);
     checkCapacity(`batch:ended ${e.type}`);
     model.notify();
   });
@@ -314,6 +362,12 @@ function observe(model: Model, real: Real): void {
     const task = model.byTag.get(start.started);
     if (!task) return model.violation(`handler started unknown tag ${start.started}`);
     if (task.timed && task.status === 'ended' && task.outcome === 'timeout') return; // its start message lost the race with its time limit
+    if (task.startInFlight) {
+      task.startInFlight = false; // the start of a run that task:preempted already ended
+      return;
+    }
+    const resumeFrom = task.checkpoints === 0 ? null : { tag: task.tag, n: task.checkpoints };
+    if (JSON.stringify(start.resumeFrom) !== JSON.stringify(resumeFrom)) model.violation(`${task.tag} resumed from ${JSON.stringify(start.resumeFrom)}, expected ${JSON.stringify(resumeFrom)}`);
     if (task.status !== 'queued') model.violation(`${task.tag} started while ${task.status}: it runs twice`);
     for (const other of model.queue(task.type)) {
       if (other !== task && (RANK[other.priority] < RANK[task.priority] || (other.priority === task.priority && other.ack < task.ack))) {
@@ -322,7 +376,9 @@ function observe(model: Model, real: Real): void {
     }
     const batch = model.batches.get(task.type);
     if (batch?.device !== start.device) model.violation(`${task.tag} runs on ${start.device}, its type's batch is on ${batch?.device}`);
+    if (batch) batch.bestRank = Math.min(batch.bestRank, RANK[task.priority]);
     task.status = 'running';
+    task.leftQueueAt = ++model.clock;
     task.device = start.device ?? undefined;
     if (start.grew === true) task.extraMiB = task.growMiB;
     if (task.timed) {
@@ -341,6 +397,8 @@ function observe(model: Model, real: Real): void {
 function unsettled(model: Model, snapshot: SchedulerSnapshot): string | undefined {
   const ending = model.inStatus('ending');
   if (ending.length > 0) return `waiting for ${ending.map((t) => t.tag).join(', ')} to end`;
+  const preempting = model.inStatus('preempting');
+  if (preempting.length > 0) return `waiting for preempted ${preempting.map((t) => t.tag).join(', ')} to be queued again`;
   const running = model.inStatus('running');
   for (const b of snapshot.batches) {
     const idle = model.queue(b.type).length === 0 && !running.some((t) => t.type === b.type);
@@ -422,8 +480,10 @@ interface SubmitItem {
   growGb: number | undefined;
   /** Submitted with timeoutMs (TIMEOUT_MS). */
   timed: boolean;
-  /** The handler ignores ctx.signal: a cancel or timeout has to terminate its thread. */
+  /** The handler ignores ctx.signal: a cancel, timeout or preemption has to terminate its thread. */
   ignoreAbort: boolean;
+  /** Preempted, the handler saves a checkpoint first. */
+  checkpoint: boolean;
 }
 
 /** 1–3 submits in a row (each awaited and settled), so queues build up behind busy devices. */
@@ -433,16 +493,16 @@ class SubmitCommand implements fc.AsyncCommand<Model, Real> {
   async run(model: Model, real: Real): Promise<void> {
     for (const item of this.items) await this.submit(model, real, item);
   }
-  private async submit(model: Model, real: Real, { typeIndex, priority, vramGb, growGb, timed, ignoreAbort }: SubmitItem): Promise<void> {
+  private async submit(model: Model, real: Real, { typeIndex, priority, vramGb, growGb, timed, ignoreAbort, checkpoint }: SubmitItem): Promise<void> {
     const type = model.world.types[typeIndex % model.world.types.length]!;
     const needMiB = Math.max(mib(type.vramGb), vramGb === undefined ? 0 : mib(vramGb));
     const largest = Math.max(...model.world.devices.map((d) => mib(d.vramGb)));
     const refusal = needMiB > largest ? 'BUDGET_EXCEEDS_DEVICES' : model.queue(type.name).length >= model.world.maxQueueDepth ? 'QUEUE_FULL' : undefined;
     const growMiB = growGb === undefined ? 0 : mib(growGb);
-    const task: ModelTask = { id: '', tag: `t${++tags}`, type: type.name, priority, ack: 0, needMiB, status: 'queued', ends: 0, starts: 0, timed, growMiB, extraMiB: 0 };
+    const task: ModelTask = { id: '', tag: `t${++tags}`, type: type.name, priority, ack: 0, needMiB, status: 'queued', ends: 0, starts: 0, timed, growMiB, extraMiB: 0, checkpoint, preemptions: 0, checkpoints: 0, startInFlight: false, leftQueueAt: 0 };
     real.submitting = task;
     const options = { priority, ...(vramGb === undefined ? {} : { vramGb }), ...(timed ? { timeoutMs: TIMEOUT_MS } : {}) };
-    const payload = { tag: task.tag, ...(growGb === undefined ? {} : { growGb }), ...(ignoreAbort ? { ignoreAbort } : {}) };
+    const payload = { tag: task.tag, ...(growGb === undefined ? {} : { growGb }), ...(ignoreAbort ? { ignoreAbort } : {}), ...(checkpoint ? { checkpoint } : {}) };
     const outcome = await real.scheduler.submit(type.name, payload, options).catch((error: unknown) => error);
     real.submitting = undefined;
     if (refusal) {
@@ -456,8 +516,8 @@ class SubmitCommand implements fc.AsyncCommand<Model, Real> {
   toString = (): string =>
     `submit(${this.items
       .map(
-        ({ typeIndex, priority, vramGb, growGb, timed, ignoreAbort }) =>
-          `${typeIndex} ${priority}${vramGb === undefined ? '' : ` ${vramGb}GB`}${growGb === undefined ? '' : ` grow ${growGb}GB`}${timed ? ' timed' : ''}${ignoreAbort ? ' ignoring-abort' : ''}`,
+        ({ typeIndex, priority, vramGb, growGb, timed, ignoreAbort, checkpoint }) =>
+          `${typeIndex} ${priority}${vramGb === undefined ? '' : ` ${vramGb}GB`}${growGb === undefined ? '' : ` grow ${growGb}GB`}${timed ? ' timed' : ''}${ignoreAbort ? ' ignoring-abort' : ''}${checkpoint ? ' checkpointing' : ''}`,
       )
       .join('; ')})`;
 }
@@ -526,12 +586,17 @@ class RestartCommand implements fc.AsyncCommand<Model, Real> {
   toString = (): string => 'restart';
 }
 
-const worldArb: fc.Arbitrary<World> = fc.record({
+const worldArb: fc.Arbitrary<World> = fc
+  .record({
   devices: fc.oneof({ arbitrary: fc.tuple(fc.constantFrom(8, 12, 16, 24)), weight: 2 }, { arbitrary: fc.tuple(fc.constantFrom(8, 12, 16, 24), fc.constantFrom(8, 12, 16, 24)), weight: 1 }).map((sizes) => sizes.map((vramGb, i) => ({ id: `gpu${i}`, vramGb }))),
-  types: fc.oneof({ arbitrary: fc.array(fc.constantFrom(3, 5, 6, 8), { minLength: 3, maxLength: 3 }), weight: 2 }, { arbitrary: fc.array(fc.constantFrom(3, 5, 6, 8), { minLength: 2, maxLength: 2 }), weight: 1 }).map((budgets) => budgets.map((vramGb, i) => ({ name: `llm-${'abc'[i]}`, vramGb }))),
+  types: fc.oneof({ arbitrary: fc.array(fc.constantFrom(3, 5, 6, 8), { minLength: 3, maxLength: 3 }), weight: 2 }, { arbitrary: fc.array(fc.constantFrom(3, 5, 6, 8), { minLength: 2, maxLength: 2 }), weight: 1 }),
   maxQueueDepth: fc.constantFrom(2, 100),
   keepAlive: fc.boolean(),
-});
+  preemption: fc.boolean(),
+  /** Bit i: type i is preemptible (with preemption off too: then nothing may be interrupted). */
+  preemptibleMask: fc.nat(7),
+  })
+  .map(({ types, preemptibleMask, ...world }) => ({ ...world, types: types.map((vramGb, i) => ({ name: `llm-${'abc'[i]}`, vramGb, preemptible: ((preemptibleMask >> i) & 1) === 1 })) }));
 
 const submitArb = fc
   .array(
@@ -542,6 +607,7 @@ const submitArb = fc
       growGb: fc.oneof({ arbitrary: fc.constant(undefined), weight: 5 }, { arbitrary: fc.constantFrom(1, 2, 4), weight: 1 }),
       timed: fc.nat(7).map((n) => n === 0),
       ignoreAbort: fc.nat(2).map((n) => n === 0),
+      checkpoint: fc.boolean(),
     }),
     { minLength: 1, maxLength: 3 },
   )
@@ -560,7 +626,7 @@ const commandsArb = fc.commands(
   { maxCommands: 15, size: 'max' },
 );
 
-it('the real scheduler keeps every promise under any sequence of submit / finish / fail / crash / cancel / timeout / restart', async () => {
+it('the real scheduler keeps every promise under any sequence of submit / finish / fail / crash / cancel / timeout / preemption / restart', async () => {
   await fc.assert(
     fc.asyncProperty(worldArb, commandsArb, async (world, commands) => {
       const model = new Model(world);
@@ -585,6 +651,8 @@ it('the real scheduler keeps every promise under any sequence of submit / finish
           const result = await real.scheduler.result(task.id);
           const { status, code } = EXPECTED_END[task.outcome!];
           expect({ status: result?.status, code: result?.error?.code }, `${task.tag}'s stored result`).toEqual({ status, code });
+          const record = await real.scheduler.get(task.id);
+          expect(record.preemptions ?? 0, `${task.tag}'s preemptions`).toBe(task.preemptions);
         }
         // Warm batches keep their leases after drain(); close() returns every one.
         await real.scheduler.close();

@@ -10,6 +10,8 @@ export interface GateStart {
   thread: number;
   /** Whether ctx.vram.tryGrow(payload.growGb) succeeded; undefined when the payload asked for none. */
   grew?: boolean;
+  /** ctx.resumeFrom: the checkpoint of the task's last preempted run (payload.checkpoint), or null. */
+  resumeFrom?: unknown;
 }
 
 export class OutcomeGate {
