@@ -150,9 +150,12 @@ class Model {
     return [...this.tasks.values()].filter((t) => t.status === status).sort((a, b) => a.ack - b.ack);
   }
 
-  /** Queued tasks of `type` in the order they must start: most urgent priority first, FIFO within one. */
+  /**
+   * Queued tasks of `type` in the order they must start: most urgent priority first, FIFO within
+   * one. A preempted task is back in line before its batch ends (task:preempted follows its commit).
+   */
   queue(type: string): ModelTask[] {
-    return this.inStatus('queued')
+    return [...this.inStatus('queued'), ...this.inStatus('preempting')]
       .filter((t) => t.type === type)
       .sort((a, b) => RANK[a.priority] - RANK[b.priority] || a.ack - b.ack);
   }
@@ -598,11 +601,11 @@ const worldArb: fc.Arbitrary<World> = fc
   })
   .map(({ types, preemptibleMask, ...world }) => ({ ...world, types: types.map((vramGb, i) => ({ name: `llm-${'abc'[i]}`, vramGb, preemptible: ((preemptibleMask >> i) & 1) === 1 })) }));
 
-const submitArb = fc
+const submitArbWith = (priority: fc.Arbitrary<Priority>) => fc
   .array(
     fc.record({
       typeIndex: fc.nat(2),
-      priority: fc.constantFrom<Priority>('normal', 'normal', 'normal', ...PRIORITIES),
+      priority,
       vramGb: fc.oneof({ arbitrary: fc.constant(undefined), weight: 3 }, { arbitrary: fc.constantFrom(2, 6, 10, 16, 26), weight: 1 }),
       growGb: fc.oneof({ arbitrary: fc.constant(undefined), weight: 5 }, { arbitrary: fc.constantFrom(1, 2, 4), weight: 1 }),
       timed: fc.nat(7).map((n) => n === 0),
@@ -612,12 +615,13 @@ const submitArb = fc
     { minLength: 1, maxLength: 3 },
   )
   .map((items) => new SubmitCommand(items));
+const submitArb = submitArbWith(fc.constantFrom<Priority>('normal', 'normal', 'normal', ...PRIORITIES));
 const endArb = fc.tuple(fc.nat(5), fc.constantFrom<Outcome>('succeed', 'succeed', 'throw', 'exit')).map(([index, outcome]) => new EndCommand(index, outcome));
-const commandsArb = fc.commands(
+const commandsWith = (submit: typeof submitArb) => fc.commands(
   [
-    submitArb,
-    submitArb,
-    submitArb,
+    submit,
+    submit,
+    submit,
     endArb,
     endArb,
     fc.tuple(fc.constantFrom<'queued' | 'running'>('queued', 'running'), fc.nat(5)).map(([which, index]) => new CancelCommand(which, index)),
@@ -625,47 +629,67 @@ const commandsArb = fc.commands(
   ],
   { maxCommands: 15, size: 'max' },
 );
+const commandsArb = commandsWith(submitArb);
+
+/**
+ * Worlds made for preemption: it is on, every type preemptible, one small card where two types
+ * rarely fit side by side; submits where low meets critical often.
+ */
+const preemptingWorldArb: fc.Arbitrary<World> = fc
+  .record({ cardGb: fc.constantFrom(8, 10), types: fc.array(fc.constantFrom(5, 6, 8), { minLength: 2, maxLength: 3 }), keepAlive: fc.boolean() })
+  .map(({ cardGb, types, keepAlive }) => ({
+    devices: [{ id: 'gpu0', vramGb: cardGb }],
+    types: types.map((vramGb, i) => ({ name: `llm-${'abc'[i]}`, vramGb, preemptible: true })),
+    maxQueueDepth: 100,
+    keepAlive,
+    preemption: true,
+  }));
+const preemptingCommandsArb = commandsWith(submitArbWith(fc.constantFrom<Priority>('low', 'low', 'critical', 'high')));
+
+/** One run: a world and a command sequence against the real scheduler and the model, then drain and close. */
+const runAgainstModel = async (world: World, commands: Iterable<fc.AsyncCommand<Model, Real>>): Promise<void> => {
+  const model = new Model(world);
+  const real: Real = { scheduler: undefined as never, dataDir: tempDir('vs-model-'), gate: new OutcomeGate(), submitting: undefined };
+  try {
+    real.scheduler = await createScheduler(options(world, real.dataDir));
+    observe(model, real);
+    await fc.asyncModelRun(() => ({ model, real }), commands);
+
+    // Drain: everything still held or queued runs to success; then every acknowledged task has ended exactly once.
+    model.auto = true; // from now on every task that starts is released as a success (timed ones run out of time)
+    for (const task of model.inStatus('running')) {
+      task.status = 'ending';
+      task.outcome = 'succeed';
+      real.gate.release(task.tag, 'succeed');
+    }
+    await real.scheduler.drain();
+    await settle(model, real, 'drain');
+    for (const task of model.tasks.values()) {
+      expect(task.status, `${task.tag} ended`).toBe('ended');
+      expect(task.ends, `${task.tag} ended exactly once`).toBe(1);
+      const result = await real.scheduler.result(task.id);
+      const { status, code } = EXPECTED_END[task.outcome!];
+      expect({ status: result?.status, code: result?.error?.code }, `${task.tag}'s stored result`).toEqual({ status, code });
+      const record = await real.scheduler.get(task.id);
+      expect(record.preemptions ?? 0, `${task.tag}'s preemptions`).toBe(task.preemptions);
+    }
+    // Warm batches keep their leases after drain(); close() returns every one.
+    await real.scheduler.close();
+    for (const d of real.scheduler.snapshot().devices) expect(d.reservedGb, `closed: ${d.id} holds nothing`).toBe(0);
+    expect([...model.violations], 'during the final close').toEqual([]);
+  } finally {
+    model.stopped = true;
+    real.gate.autoRelease('succeed');
+    for (const task of model.inStatus('running')) real.gate.release(task.tag, 'succeed');
+    await real.scheduler?.close();
+    real.gate.close();
+  }
+};
 
 it('the real scheduler keeps every promise under any sequence of submit / finish / fail / crash / cancel / timeout / preemption / restart', async () => {
-  await fc.assert(
-    fc.asyncProperty(worldArb, commandsArb, async (world, commands) => {
-      const model = new Model(world);
-      const real: Real = { scheduler: undefined as never, dataDir: tempDir('vs-model-'), gate: new OutcomeGate(), submitting: undefined };
-      try {
-        real.scheduler = await createScheduler(options(world, real.dataDir));
-        observe(model, real);
-        await fc.asyncModelRun(() => ({ model, real }), commands);
+  await fc.assert(fc.asyncProperty(worldArb, commandsArb, runAgainstModel), { numRuns: runs(15) });
+}, 300_000);
 
-        // Drain: everything still held or queued runs to success; then every acknowledged task has ended exactly once.
-        model.auto = true; // from now on every task that starts is released as a success (timed ones run out of time)
-        for (const task of model.inStatus('running')) {
-          task.status = 'ending';
-          task.outcome = 'succeed';
-          real.gate.release(task.tag, 'succeed');
-        }
-        await real.scheduler.drain();
-        await settle(model, real, 'drain');
-        for (const task of model.tasks.values()) {
-          expect(task.status, `${task.tag} ended`).toBe('ended');
-          expect(task.ends, `${task.tag} ended exactly once`).toBe(1);
-          const result = await real.scheduler.result(task.id);
-          const { status, code } = EXPECTED_END[task.outcome!];
-          expect({ status: result?.status, code: result?.error?.code }, `${task.tag}'s stored result`).toEqual({ status, code });
-          const record = await real.scheduler.get(task.id);
-          expect(record.preemptions ?? 0, `${task.tag}'s preemptions`).toBe(task.preemptions);
-        }
-        // Warm batches keep their leases after drain(); close() returns every one.
-        await real.scheduler.close();
-        for (const d of real.scheduler.snapshot().devices) expect(d.reservedGb, `closed: ${d.id} holds nothing`).toBe(0);
-        expect([...model.violations], 'during the final close').toEqual([]);
-      } finally {
-        model.stopped = true;
-        real.gate.autoRelease('succeed');
-        for (const task of model.inStatus('running')) real.gate.release(task.tag, 'succeed');
-        await real.scheduler?.close();
-        real.gate.close();
-      }
-    }),
-    { numRuns: runs(15) },
-  );
+it('keeps them with preemption on everywhere and urgent tasks meeting low ones', async () => {
+  await fc.assert(fc.asyncProperty(preemptingWorldArb, preemptingCommandsArb, runAgainstModel), { numRuns: runs(10) });
 }, 300_000);
