@@ -102,8 +102,15 @@ export function createSupervisor(deps: SupervisorDeps) {
         let started = context.started;
         const batches = { ...context.batches };
         const starting = new Set<string>();
+        /** Evictions of this dispatch: their leases are on the way back, for these types. */
+        const evicted = new Set<string>();
+        const makingRoomFor = new Set<string>();
         for (const decision of decide({ waiting, warm, devices, starvationMs: deps.scheduling.starvationMs })) {
-          if (decision.kind === 'evict') enqueue.sendTo(context.batches[decision.type]!, { type: 'EVICT' });
+          if (decision.kind === 'evict') {
+            enqueue.sendTo(context.batches[decision.type]!, { type: 'EVICT' });
+            evicted.add(decision.type);
+            makingRoomFor.add(decision.for);
+          }
           if (decision.kind !== 'start') continue;
           const lease = deps.ledger.tryReserve(decision.device, decision.mib, batchLeaseTag(started + 1));
           if (lease === -1) continue; // a task grew its VRAM meanwhile: the next wake retries
@@ -131,11 +138,13 @@ export function createSupervisor(deps: SupervisorDeps) {
         for (const w of waiting) if (!starting.has(w.type)) deps.waitingForVram.set(w.type, w.needMiB);
         enqueue.assign({ batches, started, yielded: context.yielded.filter((type) => !starting.has(type)) });
         if (!deps.scheduling.preemption) return;
-        const urgent = waiting.filter((w) => !starting.has(w.type) && submittedRank.get(w.type)! <= PREEMPTING_RANK).sort(compareWaiting)[0];
+        const urgent = waiting
+          .filter((w) => !starting.has(w.type) && !makingRoomFor.has(w.type) && submittedRank.get(w.type)! <= PREEMPTING_RANK)
+          .sort(compareWaiting)[0];
         if (urgent === undefined) return;
         const victims = choosePreemption(
           { type: urgent.type, rank: submittedRank.get(urgent.type)!, needMiB: urgent.needMiB },
-          liveBatches(context.batches, self.getSnapshot().children, deps.types),
+          liveBatches(context.batches, self.getSnapshot().children, deps, evicted),
           deviceStates(deps),
         );
         for (const victim of victims) enqueue.sendTo(context.batches[victim.type]!, { type: 'PREEMPT' });
@@ -201,14 +210,21 @@ function deviceStates({ devices, ledger }: SupervisorDeps): DeviceState[] {
   return devices.map((d) => ({ capacityMiB: ledger.capacity(d.index), reservedMiB: ledger.reserved(d.index) + ledger.external(d.index) }));
 }
 
-/** Live batches as preemption sees them; a warm batch runs nothing, so any may make room. */
-function liveBatches(batches: Record<string, string>, children: Record<string, AnyActorRef | undefined>, types: ReadonlyMap<string, ResolvedType>): RunningBatch[] {
+/**
+ * Live batches as preemption sees them. An idle warm batch runs nothing, so any may make room;
+ * a warm one whose type has queued work is about to run it (this dispatch woke it), so it counts
+ * as running that work. A batch evicted in this dispatch is already ending.
+ */
+function liveBatches(batches: Record<string, string>, children: Record<string, AnyActorRef | undefined>, { types, queues }: SupervisorDeps, evicted: ReadonlySet<string>): RunningBatch[] {
   return Object.values(batches).flatMap((id) => {
     const batch = children[id]?.getSnapshot() as { status: string; value: unknown; context: BatchContext } | undefined;
     if (batch?.status !== 'active') return [];
     const { type, device, leaseMiB, bestRank, ending } = batch.context;
-    const warm = batch.value === 'warm';
-    return [{ type, device: device.index, mib: leaseMiB, rank: warm ? Number.POSITIVE_INFINITY : bestRank, preemptible: warm || types.get(type)!.preemptible, ending: ending !== undefined || batch.value === 'unloading' }];
+    const next = queues.head(type)?.entry;
+    const idle = batch.value === 'warm' && next === undefined;
+    const rank = idle ? Number.POSITIVE_INFINITY : Math.min(bestRank, next === undefined ? bestRank : PRIORITY_RANK[next.priority]);
+    const leaving = ending !== undefined || batch.value === 'unloading' || evicted.has(type);
+    return [{ type, device: device.index, mib: leaseMiB, rank, preemptible: idle || types.get(type)!.preemptible, ending: leaving }];
   });
 }
 

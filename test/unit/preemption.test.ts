@@ -1,5 +1,5 @@
 /** Preemption: urgent work stops preemptible lower-priority batches, which resume from their checkpoints; nothing else is interrupted. */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { SchedulerEvents } from 'vram-scheduler';
 import { choosePreemption, type RunningBatch } from '../../src/dispatch/preempt.js';
 import { gatePerTest } from '../support/gate.js';
@@ -60,6 +60,30 @@ describe('preemption', () => {
     expect(await s.wait(urgent)).toMatchObject({ status: 'succeeded' });
     expect(preempted).toEqual([]);
     expect((await s.get(bulk)).preemptions).toBeUndefined();
+  });
+
+  it('does not preempt a warm batch of a non-preemptible type that the same dispatch gives work', async () => {
+    const gate = openGate();
+    const s = await start({
+      types: { kept: { handler: fixture('checkpoint-handler.mjs'), vramGb: 16, keepAliveMs: 60_000 }, urgent: { handler: fixture('gated-handler.mjs'), vramGb: 16 } },
+      preemption: true,
+    });
+    const preempted: string[] = [];
+    s.on('task:preempted', (e) => preempted.push(e.id));
+    const first = await s.submit('kept', { tag: 'k1', step: 1 });
+    await gate.waitForStarted(1);
+    gate.release('k1');
+    await s.wait(first.id);
+    await vi.waitFor(() => expect(s.snapshot().batches).toMatchObject([{ type: 'kept', state: 'warm' }]));
+    // One commit, one dispatch: the warm batch is woken for k2 while a critical task waits for its VRAM.
+    const [next, urgent] = await Promise.all([s.submit('kept', { tag: 'k2', step: 2 }, { priority: 'low' }), s.submit('urgent', { tag: 'u' }, { priority: 'critical' })]);
+    await gate.waitForStarted(2);
+    gate.release('k2');
+    expect(await s.wait(next.id)).toMatchObject({ status: 'succeeded', value: { resumedFrom: null } });
+    await gate.waitForStarted(3);
+    gate.release('u');
+    expect(await s.wait(urgent.id)).toMatchObject({ status: 'succeeded' });
+    expect(preempted).toEqual([]);
   });
 
   it('terminates a handler that ignores the signal after the grace period, and requeues its task instead of failing it', async () => {
