@@ -162,13 +162,14 @@ class TaskLease implements TaskVram {
   async grow(gb: number, { timeoutMs = DEFAULT_GROW_TIMEOUT_MS } = {}): Promise<void> {
     if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) throw new TypeError(`ctx.vram.grow(): expected \`timeoutMs\` to be a number of ms >= 0, got ${String(timeoutMs)}`);
     const deadline = Date.now() + timeoutMs;
+    const stopped = aborted(this.signal); // one listener for the whole wait, however many releases wake it
     for (;;) {
       this.signal.throwIfAborted();
       const version = ledger.version; // before trying, so a release in between is not missed
       if (this.tryGrow(gb)) return;
       const left = deadline - Date.now();
       if (left <= 0) throw new SchedulerError(ErrorCode.VRAM_GROW_TIMEOUT, `ctx.vram.grow(${gb}): ${gb} GB did not become free on ${this.message.device!.id} within ${timeoutMs} ms`);
-      await Promise.race([ledger.waitForRelease(left, version), aborted(this.signal)]);
+      await Promise.race([ledger.waitForRelease(left, version), stopped]);
     }
   }
 

@@ -8,8 +8,9 @@ export interface Started {
   type: string;
   device: string | null;
   thread: number;
+  /** Whether ctx.vram.tryGrow(payload.growGb) succeeded; undefined when the payload asked for none. */
   grew?: boolean;
-  /** checkpoint-handler.mjs: the state it resumed from (null on a first run). */
+  /** ctx.resumeFrom: the checkpoint of the task's last preempted run, or null on a first run. */
   resumeFrom?: unknown;
 }
 

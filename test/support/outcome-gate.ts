@@ -1,18 +1,11 @@
 /** The test side of test/fixtures/gated-outcome-handler.mjs: see which tasks started, end each one as the test chooses. */
 import { BroadcastChannel } from 'node:worker_threads';
+import type { Started } from './gate.js';
 
 export type Outcome = 'succeed' | 'throw' | 'exit';
 
-export interface GateStart {
-  started: string;
-  type: string;
-  device: string | null;
-  thread: number;
-  /** Whether ctx.vram.tryGrow(payload.growGb) succeeded; undefined when the payload asked for none. */
-  grew?: boolean;
-  /** ctx.resumeFrom: the checkpoint of the task's last preempted run (payload.checkpoint), or null. */
-  resumeFrom?: unknown;
-}
+/** The same start message as gated-handler.mjs sends (gated-outcome-handler.mjs fills `resumeFrom` too). */
+export type GateStart = Started;
 
 export class OutcomeGate {
   private readonly channel = new BroadcastChannel('vram-scheduler-test-outcome-gate');
