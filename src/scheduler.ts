@@ -184,7 +184,11 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
       devices,
       ledger: this.ledger,
       observations: this.observations,
-      typesOn: (index) => this.snapshot().batches.filter((b) => b.device === this.devices[index]!.id).map((b) => b.type),
+      batchTypes: () => {
+        const byDevice = this.devices.map((): string[] => []);
+        for (const batch of this.snapshot().batches) byDevice[this.devices.findIndex((d) => d.id === batch.device)]?.push(batch.type);
+        return byDevice;
+      },
     });
     this.queuedEnds.startExpiry();
   }

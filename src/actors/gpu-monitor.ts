@@ -13,8 +13,8 @@ export interface GpuMonitorInput {
   source: GpuUsageSource;
   intervalMs: number;
   ledger: VramLedger;
-  /** Types with a live batch on a device. */
-  typesOn(device: number): string[];
+  /** Per device index, the types with a live batch there: read once per poll. */
+  batchTypes(): string[][];
   observations: VramObservations;
   logger: Logger;
 }
@@ -48,10 +48,11 @@ class MonitorState {
 
   apply(readings: readonly (GpuReading | undefined)[]): void {
     const { ledger } = this.input;
+    const batchTypes = this.input.batchTypes();
     for (let device = 0; device < ledger.deviceCount; device++) {
       const reading = readings[device];
       if (reading === undefined) continue;
-      const types = this.input.typesOn(device);
+      const types = batchTypes[device] ?? [];
       const reserved = ledger.reserved(device);
       const ours = this.#ours(device, reading, types.length);
       // Without per-process figures, whatever exceeds our leases counts as foreign too: safe side.

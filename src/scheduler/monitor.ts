@@ -12,12 +12,12 @@ export interface MonitorDeps {
   devices: readonly Device[];
   ledger: VramLedger;
   observations: VramObservations;
-  /** Types with a live batch on a device (its index). */
-  typesOn(device: number): string[];
+  /** Per device index, the types with a live batch there. */
+  batchTypes(): string[][];
 }
 
 /** Real VRAM use, polled: for detected GPUs, or any devices when a source is given. Undefined when nothing is polled. */
-export function startMonitor({ config, devices, ledger, observations, typesOn }: MonitorDeps): AnyActorRef | undefined {
+export function startMonitor({ config, devices, ledger, observations, batchTypes }: MonitorDeps): AnyActorRef | undefined {
   const { gpuMonitor: options } = config;
   const real = config.devices === undefined && devices.every((d) => !d.unlimited);
   const source = options === false ? undefined : (options.source ?? (real ? systemUsage : undefined));
@@ -28,7 +28,7 @@ export function startMonitor({ config, devices, ledger, observations, typesOn }:
       source,
       intervalMs: options.intervalMs,
       ledger,
-      typesOn,
+      batchTypes,
       observations,
       logger: config.logger,
     },
