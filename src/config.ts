@@ -13,7 +13,7 @@ import { pino, type Logger } from 'pino';
 import { parse as parseYaml } from 'yaml';
 import { InvalidOptionsError, expected } from './errors.js';
 import type { GpuUsageSource } from './gpu/usage.js';
-import { readRetain, type Retain } from './store/retention.js';
+import { DEFAULT_RETAIN, type Retain } from './store/retention.js';
 import { gbToMiB } from './units.js';
 import type { DeviceOptions } from './options.js';
 import { readScheduling, SCHEDULING_KEYS, type Scheduling } from './scheduling-options.js';
@@ -141,6 +141,17 @@ export async function resolveConfig(options: unknown): Promise<ResolvedConfig> {
   if (devices !== undefined) config.devices = devices;
   if (dashboardPort !== undefined) config.dashboardPort = dashboardPort;
   return config;
+}
+
+/** `options.retain`: `false` keeps every record forever. */
+function readRetain(value: unknown): Retain {
+  if (value === false) return { maxAgeMs: 0, maxCount: 0 };
+  if (value === undefined) return DEFAULT_RETAIN;
+  if (!isDict(value)) throw expected('options.retain', '`false` or an object `{ maxAgeMs?, maxCount? }`', value);
+  checkKeys(value, ['maxAgeMs', 'maxCount'], (key) => `options.retain.${key}`);
+  const limit = (key: keyof Retain) =>
+    readOptional(value[key], DEFAULT_RETAIN[key], (v): v is number => Number.isSafeInteger(v) && (v as number) >= 0, `options.retain.${key}`, 'an integer >= 0 (0 turns this limit off)');
+  return { maxAgeMs: limit('maxAgeMs'), maxCount: limit('maxCount') };
 }
 
 function readGpuMonitor(value: unknown): GpuMonitorConfig {

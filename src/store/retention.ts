@@ -4,7 +4,6 @@
  * (BullMQ's removeOnComplete/removeOnFail, for every terminal state).
  */
 import type { Logger } from 'pino';
-import { expected } from '../errors.js';
 import type { TaskStore } from './task-store.js';
 
 export interface RetentionOptions {
@@ -27,21 +26,6 @@ export type Retain = Required<RetentionOptions>;
 export const DEFAULT_RETAIN: Retain = { maxAgeMs: 0, maxCount: 100_000 };
 /** Records deleted per transaction: small, so a prune never holds the write lock for long. */
 const BATCH = 500;
-
-/** Validates `options.retain`: `false` keeps every record forever. */
-export function readRetain(value: unknown): Retain {
-  if (value === false) return { maxAgeMs: 0, maxCount: 0 };
-  if (value === undefined) return DEFAULT_RETAIN;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw expected('options.retain', '`false` or an object `{ maxAgeMs?, maxCount? }`', value);
-  const read = (key: keyof Retain): number => {
-    const n = (value as Record<string, unknown>)[key] ?? DEFAULT_RETAIN[key];
-    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw expected(`options.retain.${key}`, 'an integer >= 0 (0 turns this limit off)', n);
-    return n;
-  };
-  const unknown = Object.keys(value).filter((k) => k !== 'maxAgeMs' && k !== 'maxCount');
-  if (unknown.length > 0) throw expected(`options.retain.${unknown[0]}`, 'absent: retain takes maxAgeMs and maxCount', (value as Record<string, unknown>)[unknown[0]!]);
-  return { maxAgeMs: read('maxAgeMs'), maxCount: read('maxCount') };
-}
 
 export class Retention {
   #running: Promise<void> | undefined;
