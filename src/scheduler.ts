@@ -178,7 +178,7 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
     }
     this.wake.request();
     void this.watchReleases();
-    this.retention.poke();
+    this.retention.poke(true); // records may have aged while the process was down
     this.monitor = startMonitor({
       config,
       devices,

@@ -43,15 +43,19 @@ export class Retention {
     return this.retain.maxAgeMs > 0 || this.retain.maxCount > 0;
   }
 
-  /** A record has finished (or the scheduler started): prune if a limit is passed. Cheap when nothing is due. */
-  poke(): void {
+  /**
+   * A record has finished: prune if past maxCount (a count compare, no read: this runs per task).
+   * Ages are checked by a timer set for when the oldest record passes maxAgeMs, and at start-up
+   * (`checkAge`).
+   */
+  poke(checkAge = false): void {
     if (!this.enabled || this.#stopped) return;
     if (this.#running) {
       this.#again = true;
       return;
     }
-    if (!this.#due()) {
-      if (this.#ageTimer === undefined) this.#armAgeTimer();
+    if (!this.#overCount() && !(checkAge && this.#overAge())) {
+      if (this.#ageTimer === undefined && this.retain.maxAgeMs > 0) this.#armAgeTimer();
       return;
     }
     this.#running = this.#prune().finally(() => {
@@ -70,17 +74,19 @@ export class Retention {
     await this.#running;
   }
 
-  #due(): boolean {
-    const { maxAgeMs, maxCount } = this.retain;
-    if (maxCount > 0 && this.store.finishedCount > maxCount) return true;
-    const oldest = maxAgeMs > 0 ? this.store.oldestFinishedAt() : undefined;
-    return oldest !== undefined && oldest < Date.now() - maxAgeMs;
+  #overCount(): boolean {
+    return this.retain.maxCount > 0 && this.store.finishedCount > this.retain.maxCount;
+  }
+
+  #overAge(): boolean {
+    const oldest = this.retain.maxAgeMs > 0 ? this.store.oldestFinishedAt() : undefined;
+    return oldest !== undefined && oldest < Date.now() - this.retain.maxAgeMs;
   }
 
   async #prune(): Promise<void> {
     const { maxAgeMs, maxCount } = this.retain;
     try {
-      while (!this.#stopped && this.#due()) {
+      while (!this.#stopped && (this.#overCount() || this.#overAge())) {
         const endedBefore = maxAgeMs > 0 ? Date.now() - maxAgeMs : Number.NEGATIVE_INFINITY;
         const deleted = await this.store.prune({ endedBefore, keep: maxCount > 0 ? maxCount : Number.POSITIVE_INFINITY, limit: BATCH });
         if (deleted === 0) break;
@@ -100,7 +106,7 @@ export class Retention {
     if (oldest === undefined) return;
     this.#ageTimer = setTimeout(() => {
       this.#ageTimer = undefined;
-      this.poke();
+      this.poke(true);
     }, Math.max(0, oldest + this.retain.maxAgeMs - Date.now()) + 1);
     this.#ageTimer.unref();
   }
