@@ -41,7 +41,14 @@ export class Pools {
 
   /** Runs one task. Rejects only when the worker thread died while running it, or `signal` terminated it. */
   run(message: RunMessage, signal?: HardStop): Promise<WorkerReply> {
-    return this.pool(message.type).run(message, signal ? { signal } : {});
+    const pool = this.pool(message.type);
+    if (!signal || !this.options.types.get(message.type)!.gpu) return pool.run(message, signal ? { signal } : {});
+    // Piscina runs an abortable task alone in its thread, which would serialise a GPU type's
+    // `concurrency`: its one thread is terminated here instead (its other tasks fail with it).
+    const running = pool.run(message);
+    const terminate = (): void => void pool.threads[0]?.terminate();
+    signal.addEventListener('abort', terminate);
+    return running.finally(() => signal.removeEventListener('abort', terminate));
   }
 
   /** Ends a GPU type's batch in its thread: `unload()` runs and the model is forgotten. */

@@ -67,6 +67,24 @@ describe('cancel', () => {
     expect(s.snapshot().devices[0]!.reservedGb).toBe(0);
   });
 
+  it('terminating a stubborn task\'s thread ends the other tasks sharing it as crashed (retried when the type allows)', async () => {
+    gate = new Gate();
+    const s = await start({ types: { gated: { ...gated, concurrency: 2, retries: 1 } }, cancelGraceMs: 50 });
+    const stubborn = await s.submit('gated', { tag: 'stubborn' });
+    const sibling = await s.submit('gated', { tag: 'sibling' });
+    const [first] = await gate.waitForStarted(2);
+    await s.cancel(stubborn.id);
+    expect(await s.wait(stubborn.id)).toMatchObject({ status: 'cancelled' });
+    const [, , again] = await gate.waitForStarted(3);
+    expect(again).toMatchObject({ started: 'sibling' });
+    expect(again!.thread).not.toBe(first!.thread);
+    gate.release('sibling');
+    expect(await s.wait(sibling.id)).toMatchObject({ status: 'succeeded' });
+    expect(await s.get(sibling.id)).toMatchObject({ attempts: 2, lastError: { code: 'WORKER_CRASHED' } });
+    await s.drain();
+    expect(s.snapshot().devices[0]!.reservedGb).toBe(0);
+  });
+
   it('cancels through the submit AbortSignal, and refuses a submit whose signal is already aborted', async () => {
     gate = new Gate();
     const s = await start({ types: { gated } });

@@ -78,6 +78,22 @@ describe('dispatch', () => {
     expect(new Set(gate.started.map((t) => t.thread)).size).toBe(1);
   });
 
+  it("runs a type's `concurrency` tasks at once in its one thread, and the next when one ends", async () => {
+    const gate = openGate();
+    const s = await start({ types: { a: { handler: gated, vramGb: 2, concurrency: 2 } } });
+    for (const tag of ['t1', 't2', 't3']) await s.submit('a', { tag });
+    const [t1, t2] = await gate.waitForStarted(2);
+    expect([t1!.started, t2!.started]).toEqual(['t1', 't2']);
+    expect(t2!.thread).toBe(t1!.thread);
+    expect(s.snapshot().batches.map((b) => [b.type, b.running])).toEqual([['a', 2]]);
+    expect(s.snapshot().queues).toEqual({ a: 1 });
+    gate.release('t1');
+    const [, , t3] = await gate.waitForStarted(3);
+    expect(t3).toMatchObject({ started: 't3', thread: t1!.thread });
+    gate.releaseAll();
+    await s.drain();
+  });
+
   it('keeps the model loaded for the whole batch', async () => {
     const s = await start({ types: { a: { handler: echo, vramGb: 2 } } });
     const ids = await Promise.all([1, 2, 3, 4].map((i) => s.submit('a', { i })));
