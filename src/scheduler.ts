@@ -12,7 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { waitFor, type Actor, type AnyActorRef } from 'xstate';
-import type { RunTaskInput } from './actors/run-task.js';
+import type { RunTaskInput, TaskRan } from './actors/run-task.js';
 import type { TaskControls } from './actors/task-controls.js';
 import { resolveConfig, type ResolvedConfig } from './config.js';
 import type { FreeLane } from './dispatch/free-lane.js';
@@ -89,7 +89,7 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
   private readonly ledger: VramLedger;
   private readonly pools: Pools;
   private readonly freeLane: FreeLane;
-  private readonly runTask: (input: RunTaskInput) => Promise<void>;
+  private readonly runTask: (input: RunTaskInput) => Promise<TaskRan>;
   private readonly supervisor: Actor<SupervisorMachine>;
   private readonly controls: TaskControls;
   private readonly admission = new Admission();

@@ -25,7 +25,8 @@ export interface SchedulingOptions {
   starvationMs?: number;
   /**
    * A batch that has run this long ends at its next task boundary when another type waits for
-   * VRAM, instead of running until its queue is empty. 0 turns the quantum off.
+   * VRAM, instead of running until its queue is empty. It counts from the batch's first finished
+   * task, and lasts at least 9× its model's load time. 0 turns the quantum off.
    * @default 60000
    */
   quantumMs?: number;

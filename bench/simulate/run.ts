@@ -1,6 +1,7 @@
 /** Runs one strategy over one trace on one cluster and measures the schedule it produced. */
 import { DEFAULT_SCHEDULING } from '../../dist/scheduling-options.js';
 import { PRIORITIES } from '../../dist/task.js';
+import { quantumOf } from '../../dist/dispatch/quantum.js';
 import type { SimContext, Strategy } from './context.js';
 import { EventLoop } from './event-loop.js';
 import { SimLedger } from './ledger.js';
@@ -86,13 +87,15 @@ export interface RunResult {
 /**
  * The wait the hold and the quantum imply for a type once it is top-ranked: the hold starts after
  * starvationMs; a running batch on a held device yields at its first task boundary past its
- * quantum (its model load and longest task at worst), unloads, and the next tick dispatches.
+ * quantum (quantumMs, or 9× its model load when longer; counted once its load and first task
+ * are done), unloads, and the next tick dispatches.
  */
 export function starvationBoundMs(trace: Trace): number {
   const longestTask = max(trace.tasks.map((t) => t.durationMs));
   const longestLoad = max(trace.types.map((t) => t.loadMs));
   const longestUnload = max(trace.types.map((t) => t.unloadMs));
-  return SCHEDULER_OPTIONS.starvationMs + SCHEDULER_OPTIONS.quantumMs + longestLoad + longestTask + longestUnload + tickMs(SCHEDULER_OPTIONS);
+  const quantum = quantumOf(SCHEDULER_OPTIONS.quantumMs, longestLoad);
+  return SCHEDULER_OPTIONS.starvationMs + quantum + longestLoad + longestTask + longestUnload + tickMs(SCHEDULER_OPTIONS);
 }
 
 export function simulate(trace: Trace, cluster: Cluster, make: (ctx: SimContext) => Strategy, strategyName = 'custom'): RunResult {

@@ -46,6 +46,11 @@ type Outcome = Pick<FinishFields, 'status' | 'value' | 'error'>;
 /** A preempted run does not end the task: it is queued again. */
 type Preempted = { preempted: { state: unknown } | undefined };
 
+/** What a batch learns from a task's run: how long its model took to load, when this run loaded it (for the quantum). */
+export interface TaskRan {
+  loadMs?: number;
+}
+
 /**
  * Resolves as soon as the task's thread is free again (the worker replied), so its batch can
  * start the next task while the outcome is committed in the background (`deps.recorded`).
@@ -53,9 +58,10 @@ type Preempted = { preempted: { state: unknown } | undefined };
  * The handler starts only once "running" is committed: claims of one turn share a commit, and
  * the claimed task then waits for a thread of its lane (see ThreadSlots).
  */
-export async function executeTask(deps: TaskRunDeps, { entry, device, claimed }: RunTaskInput): Promise<void> {
+export async function executeTask(deps: TaskRunDeps, { entry, device, claimed }: RunTaskInput): Promise<TaskRan> {
   const control = deps.controls.begin(entry.id, entry.type, deps.timeoutMs(entry));
   const slots = deps.slots(entry.type);
+  const ran: TaskRan = {};
   let outcome: Outcome | Preempted;
   try {
     let record: TaskRecord;
@@ -69,7 +75,7 @@ export async function executeTask(deps: TaskRunDeps, { entry, device, claimed }:
         });
       } catch (error) {
         deps.broken(entry, error);
-        return;
+        return ran;
       }
       slots.committed(performance.now() - claimedAt);
     }
@@ -78,20 +84,24 @@ export async function executeTask(deps: TaskRunDeps, { entry, device, claimed }:
     try {
       deps.started(record);
       const handedAt = performance.now();
-      outcome = control.reason ? stopped(control.reason, deps.timeoutMs(entry), control) : await runInPool(deps, entry, device, record, control);
+      outcome = control.reason ? stopped(control.reason, deps.timeoutMs(entry), control) : await runInPool(deps, entry, device, record, control, ran);
       slots.ran(performance.now() - handedAt);
     } finally {
       slots.release();
     }
-    if ('preempted' in outcome) return deps.preempted(record, outcome.preempted);
-    if (outcome.error && RETRYABLE.has(outcome.error.code) && deps.retry(record, outcome.error)) return;
+    if ('preempted' in outcome) {
+      deps.preempted(record, outcome.preempted);
+      return ran;
+    }
+    if (outcome.error && RETRYABLE.has(outcome.error.code) && deps.retry(record, outcome.error)) return ran;
   } finally {
     deps.controls.end(entry.id);
   }
   deps.recorded(recordOutcome(deps.store, entry.id, outcome).then(deps.finished, (error: unknown) => deps.broken(entry, error)));
+  return ran;
 }
 
-async function runInPool(deps: TaskRunDeps, entry: QueueEntry, device: Device | undefined, record: TaskRecord, control: TaskControl): Promise<Outcome | Preempted> {
+async function runInPool(deps: TaskRunDeps, entry: QueueEntry, device: Device | undefined, record: TaskRecord, control: TaskControl, ran: TaskRan): Promise<Outcome | Preempted> {
   let reply: WorkerReply;
   try {
     reply = await deps.pools.run(
@@ -111,6 +121,7 @@ async function runInPool(deps: TaskRunDeps, entry: QueueEntry, device: Device | 
     deps.ledger.releaseTagged(entry.seq);
     reply = { ok: false, error: { code: ErrorCode.WORKER_CRASHED, message: crashMessage(error) } };
   }
+  if (reply.loadMs !== undefined) ran.loadMs = reply.loadMs;
   // A preempted task that finished anyway keeps its result; one that stopped goes back in line.
   if (control.reason === 'preempted') return reply.ok ? { status: 'succeeded', value: reply.value } : { preempted: reply.checkpoint ?? control.checkpoint };
   // A task asked to stop ends as stopped, whatever its handler did after the request.

@@ -11,7 +11,7 @@ export interface FreeLaneOptions {
   startable(): Iterable<string>;
   /** Tasks in flight (claimed or running) at most: the threads, and the claims ahead that keep them fed. */
   capacity(): number;
-  run(entry: QueueEntry): Promise<void>;
+  run(entry: QueueEntry): Promise<unknown>;
   /** Called after each task settles and the lane's count is updated. */
   settled(): void;
 }
@@ -48,7 +48,7 @@ export class FreeLane {
   }
 
   /** The task a `takeForSubmit` was for runs as `running`; the lane counts it until it settles. */
-  adopt(running: Promise<void>): void {
+  adopt(running: Promise<unknown>): void {
     void running.finally(() => this.giveBack());
   }
 

@@ -12,7 +12,8 @@
  * The machine holds control only: counts and the lease handle. Tasks stay in the queues.
  */
 import { assign, enqueueActions, fromPromise, setup } from 'xstate';
-import type { RunTaskInput } from '../actors/run-task.js';
+import type { RunTaskInput, TaskRan } from '../actors/run-task.js';
+import { quantumSpent } from '../dispatch/quantum.js';
 import type { TaskQueues } from '../dispatch/queues.js';
 import type { Device } from '../gpu/detect.js';
 import type { VramLedger } from '../threads/vram-ledger.js';
@@ -22,7 +23,7 @@ export interface BatchDeps {
   queues: TaskQueues;
   ledger: VramLedger;
   /** Runs one task; resolves once its thread is free again, never rejects. A plain call, not a child actor: no per-task actor to spawn and stop. */
-  runTask(input: RunTaskInput): Promise<void>;
+  runTask(input: RunTaskInput): Promise<TaskRan>;
   /** Runs the handler's `unload()` in the type's thread. */
   unload(type: string): Promise<void>;
   /** Whether another type waits for VRAM that this batch's device could give it (for the quantum). */
@@ -66,6 +67,8 @@ export interface BatchContext extends BatchInput {
   idleSince: number;
   /** Epoch ms its first task finished: the model was loaded by then, so the quantum counts from here. */
   readySince: number | undefined;
+  /** How long its model took to load (0 until a task reports it): a slow load lengthens the quantum. */
+  loadMs: number;
   /** Most urgent priority rank among the tasks it started (0 = critical): preemption spares batches as urgent as the waiting task. */
   bestRank: number;
 }
@@ -78,7 +81,7 @@ export interface BatchOutput {
   reason: BatchEndReason;
 }
 
-export type BatchEvent = { type: 'TASKS_AVAILABLE' } | { type: 'TASK_DONE' } | { type: 'STOP' } | { type: 'EVICT' } | { type: 'PREEMPT' };
+export type BatchEvent = { type: 'TASKS_AVAILABLE' } | { type: 'TASK_DONE'; loadMs: number | undefined } | { type: 'STOP' } | { type: 'EVICT' } | { type: 'PREEMPT' };
 
 export function createBatchMachine(deps: BatchDeps) {
   return setup({
@@ -95,7 +98,7 @@ export function createBatchMachine(deps: BatchDeps) {
         while (inFlight < limit) {
           const entry = deps.queues.peek(context.type);
           if (!entry) break;
-          if (started > 0 && quantumSpent(context) && deps.othersWaitFor(context.type, context.device.index)) {
+          if (started > 0 && quantumSpent(Date.now(), context.quantumMs, context.readySince, context.loadMs) && deps.othersWaitFor(context.type, context.device.index)) {
             ending = 'yielded';
             break;
           }
@@ -109,7 +112,8 @@ export function createBatchMachine(deps: BatchDeps) {
           }
           deps.queues.take(entry);
           const input = { entry, device: context.device };
-          enqueue(() => void deps.runTask(input).finally(() => self.send({ type: 'TASK_DONE' })));
+          const done = (ran?: TaskRan) => self.send({ type: 'TASK_DONE', loadMs: ran?.loadMs });
+          enqueue(() => void deps.runTask(input).then(done, () => done()));
           inFlight++;
           started++;
           bestRank = Math.min(bestRank, PRIORITY_RANK[entry.priority]);
@@ -117,14 +121,15 @@ export function createBatchMachine(deps: BatchDeps) {
         enqueue.assign({ inFlight, leaseMiB, started, ending, bestRank });
       }),
       /** A task ended: once nothing is in flight, give back what was grown for an override. */
-      taskDone: assign(({ context }) => {
+      taskDone: assign(({ context, event }) => {
         const inFlight = context.inFlight - 1;
         const readySince = context.readySince ?? Date.now();
+        const loadMs = event.type === 'TASK_DONE' && event.loadMs !== undefined ? Math.max(context.loadMs, event.loadMs) : context.loadMs;
         if (inFlight === 0 && context.leaseMiB > context.budgetMiB) {
           deps.ledger.resize(context.lease, context.budgetMiB);
-          return { inFlight, readySince, leaseMiB: context.budgetMiB };
+          return { inFlight, readySince, loadMs, leaseMiB: context.budgetMiB };
         }
-        return { inFlight, readySince };
+        return { inFlight, readySince, loadMs };
       }),
       releaseLease: ({ context }) => deps.ledger.release(context.lease),
       stopping: assign({ ending: 'stopped' as const }),
@@ -148,7 +153,7 @@ export function createBatchMachine(deps: BatchDeps) {
     },
   }).createMachine({
     id: 'batch',
-    context: ({ input }) => ({ ...input, inFlight: 0, started: 0, ending: undefined, idleSince: 0, readySince: undefined, bestRank: Number.POSITIVE_INFINITY }),
+    context: ({ input }) => ({ ...input, inFlight: 0, started: 0, ending: undefined, idleSince: 0, readySince: undefined, loadMs: 0, bestRank: Number.POSITIVE_INFINITY }),
     initial: 'running',
     states: {
       running: {
@@ -198,11 +203,3 @@ export function createBatchMachine(deps: BatchDeps) {
 }
 
 export type BatchMachine = ReturnType<typeof createBatchMachine>;
-
-/**
- * A model load does not use up the quantum: it counts from the first finished task, and lasts
- * at least twice what getting there took, so a yield never costs more loading than it ran.
- */
-function quantumSpent({ quantumMs, readySince, startedAt }: BatchContext): boolean {
-  return quantumMs > 0 && readySince !== undefined && Date.now() - readySince >= Math.max(quantumMs, 2 * (readySince - startedAt));
-}

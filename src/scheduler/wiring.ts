@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createActor, type Actor } from 'xstate';
-import { executeTask, type RunTaskInput, type TaskRunDeps } from '../actors/run-task.js';
+import { executeTask, type RunTaskInput, type TaskRan, type TaskRunDeps } from '../actors/run-task.js';
 import { TaskControls } from '../actors/task-controls.js';
 import type { ResolvedConfig } from '../config.js';
 import { FreeLane } from '../dispatch/free-lane.js';
@@ -43,7 +43,7 @@ export interface Wiring {
   /** GPU types waiting for VRAM after the last dispatch (type → MiB needed). */
   waitingForVram: Map<string, number>;
   /** Runs one task in its lane; what a submit stored as running at once goes through here. */
-  runTask(input: RunTaskInput): Promise<void>;
+  runTask(input: RunTaskInput): Promise<TaskRan>;
   /** Created, not started. */
   supervisor: Actor<SupervisorMachine>;
 }

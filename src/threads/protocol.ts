@@ -33,5 +33,8 @@ export interface UnloadMessage {
 
 export type WorkerMessage = RunMessage | UnloadMessage;
 
-/** `checkpoint`: the state the handler saved with ctx.checkpoint() during this run, if any. */
-export type WorkerReply = ({ ok: true; value: unknown } | { ok: false; error: TaskError }) & { checkpoint?: { state: unknown } };
+/**
+ * `checkpoint`: the state the handler saved with ctx.checkpoint() during this run, if any.
+ * `loadMs`: how long the type's model took to load in this thread, on the first reply after the load (for the quantum).
+ */
+export type WorkerReply = ({ ok: true; value: unknown } | { ok: false; error: TaskError }) & { checkpoint?: { state: unknown }; loadMs?: number };

@@ -22,6 +22,8 @@ const log = pino({ name: setup.serviceName, level: setup.logLevel }).child({ thr
 interface Warm {
   handler: Handler;
   model: unknown;
+  /** How long importing the handler and its load() took; reported with the first reply after it. */
+  loadMs: number | undefined;
 }
 
 /** ctx.signal of every task running in this thread; the scheduler aborts one by id. */
@@ -85,13 +87,21 @@ async function run(message: RunMessage): Promise<WorkerReply> {
       return reply.receipt;
     },
   };
-  const withCheckpoint = (reply: WorkerReply): WorkerReply => (saved === undefined ? reply : { ...reply, checkpoint: saved });
+  /** Adds what the main thread needs beside the result: the saved checkpoint, the model load time. */
+  const withRunFacts = (reply: WorkerReply): WorkerReply => {
+    if (saved !== undefined) reply.checkpoint = saved;
+    if (ready.loadMs !== undefined) {
+      reply.loadMs = ready.loadMs;
+      ready.loadMs = undefined;
+    }
+    return reply;
+  };
   try {
     const value = await ready.handler.run(message.payload, ctx, ready.model);
     const problem = cloneProblem(value);
-    return withCheckpoint(problem === undefined ? { ok: true, value } : failure(ErrorCode.HANDLER_ERROR, problem));
+    return withRunFacts(problem === undefined ? { ok: true, value } : failure(ErrorCode.HANDLER_ERROR, problem));
   } catch (error) {
-    return withCheckpoint(failure(ErrorCode.HANDLER_ERROR, describe(error)));
+    return withRunFacts(failure(ErrorCode.HANDLER_ERROR, describe(error)));
   } finally {
     progress.flush();
     vram.releaseAll();
@@ -113,10 +123,11 @@ function cloneProblem(value: unknown): string | undefined {
 function load(type: string, device: TaskDevice | undefined): Promise<Warm> {
   let ready = warm.get(type);
   if (!ready) {
-    ready = importHandler(type).then(async (handler) => ({
-      handler,
-      model: await handler.load?.({ type, device, log: log.child({ type }) }),
-    }));
+    const loadingSince = performance.now();
+    ready = importHandler(type).then(async (handler) => {
+      const model = await handler.load?.({ type, device, log: log.child({ type }) });
+      return { handler, model, loadMs: performance.now() - loadingSince };
+    });
     ready.catch(() => {}); // the failure is reported to every task of the batch, not as unhandled
     warm.set(type, ready);
   }

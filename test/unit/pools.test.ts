@@ -47,9 +47,20 @@ describe('a thread that dies between tasks', () => {
     ['memory allocated past maxHeapMb after the task returned', 'allocate', { maxHeapMb: 32 }, 'memory limit'],
   ] as const)('%s: reported, the process goes on, and the next task runs in a fresh thread', async (_label, late, type, message) => {
     const { run, failure, gone } = poolsFor(type);
-    expect(await run({ late })).toEqual({ ok: true, value: 'ok' });
+    expect(await run({ late })).toMatchObject({ ok: true, value: 'ok' });
     expect(String(await failure)).toContain(message);
     await vi.waitFor(() => expect(gone).toHaveLength(1)); // reported once the dead thread's exit arrives
-    expect(await run({})).toEqual({ ok: true, value: 'ok' });
+    expect(await run({})).toMatchObject({ ok: true, value: 'ok' });
+  });
+});
+
+describe('the model load time (it lengthens the quantum of a slow-loading type)', () => {
+  it('comes with the first reply after the load, and only with that one', async () => {
+    const { run } = poolsFor({ handlerUrl: pathToFileURL(fixture('slow-load-handler.mjs')).href });
+    const [first, second] = await Promise.all([run('a'), run('b')]);
+    expect(first).toMatchObject({ ok: true, value: 'a' });
+    expect(first!.loadMs).toBeGreaterThanOrEqual(1500); // the fixture's load() sleeps 1.5 s
+    expect(second).toEqual({ ok: true, value: 'b' });
+    expect(await run('c')).toEqual({ ok: true, value: 'c' });
   });
 });

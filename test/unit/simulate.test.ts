@@ -86,6 +86,19 @@ describe('simulated cluster', () => {
       expect(withQuantum.waitByPriority.high!.maxMs).toBe(39 * S);
       expect(without.waitByPriority.high!.maxMs).toBe(59 * S);
     });
+
+    it('lasts 9× the model load when that is longer than quantumMs, so loads stay a tenth of the card time', () => {
+      const slow: Trace = {
+        workload: 'slow-load',
+        types: [type('a', 24_000), quick('b')],
+        tasks: [...repeat(12, 'a', 0, 'normal'), ...repeat(1, 'b', 1 * S, 'high')].map((t, id) => ({ ...t, id })),
+      };
+      const r = run(slow, 30 * S);
+      // a loads for 10 s, so its quantum is 90 s from its first finished task (20 s): it takes tasks
+      // until 100 s, yields at 110 s and unloads for 1 s; b, waiting since 1 s, is taken at 111 s.
+      expect(r.batchEnds).toEqual({ yielded: 1, drained: 2 });
+      expect(r.waitByPriority.high!.maxMs).toBe(110 * S);
+    });
   });
 
   it('catches a planted over-reservation', () => {

@@ -1,8 +1,8 @@
 /**
  * The library's own scheduling, simulated: the supervisor's dispatch step and the batch
  * machine's lifecycle, driving the real dispatch rule (`decide()`), the real per-type queues
- * (`TaskQueues`, which compute aged ranks) and the real quantum check (`othersWaitFor`) from
- * the built package, the same modules the supervisor imports.
+ * (`TaskQueues`, which compute aged ranks) and the real quantum checks (`quantumSpent`,
+ * `othersWaitFor`) from the built package, the same modules the supervisor imports.
  *
  * Mirrored from src/machines/supervisor.ts and src/machines/batch.ts:
  * - every arrival and every ended batch wakes the supervisor, which runs one dispatch: tasks
@@ -23,6 +23,7 @@
  */
 import { decide, type WaitingType, type WarmBatch } from '../../../dist/dispatch/rule.js';
 import { TaskQueues } from '../../../dist/dispatch/queues.js';
+import { quantumSpent } from '../../../dist/dispatch/quantum.js';
 import { othersWaitFor } from '../../../dist/machines/supervisor.js';
 import type { SimContext, Strategy } from '../context.js';
 import type { TaskSpec, TypeSpec } from '../model.js';
@@ -57,7 +58,6 @@ class Batch {
     readonly device: number,
     readonly lease: number,
     readonly leaseMiB: number,
-    readonly startedAt: number,
   ) {}
 
   /** Entry of `running`: fill, then the state's `always` transitions. */
@@ -85,8 +85,7 @@ class Batch {
     while (this.inFlight < this.spec.concurrency) {
       const entry = queues.peek(this.spec.name, now);
       if (!entry) break;
-      const quantumSpent = options.quantumMs > 0 && this.readySince !== undefined && now - this.readySince >= Math.max(options.quantumMs, 2 * (this.readySince - this.startedAt));
-      if (this.started > 0 && quantumSpent && othersWaitFor(this.owner.waitingForVram, this.spec.name, ctx.ledger.capacity[this.device]!)) {
+      if (this.started > 0 && quantumSpent(now, options.quantumMs, this.readySince, this.spec.loadMs) && othersWaitFor(this.owner.waitingForVram, this.spec.name, ctx.ledger.capacity[this.device]!)) {
         this.ending = 'yielded';
         break;
       }
@@ -243,7 +242,7 @@ export class BatchedStrategy implements Strategy {
         const waited = waiting.find((w) => w.type === decision.type)!;
         this.ctx.recorder.turnWaited(decision.type, now - Math.max(now - waited.waitedMs, this.lastBatchEnd.get(decision.type) ?? 0));
         this.lastEnding.delete(decision.type);
-        const batch = new Batch(this, types.get(decision.type)!, decision.device, lease, decision.mib, now);
+        const batch = new Batch(this, types.get(decision.type)!, decision.device, lease, decision.mib);
         this.batches.set(decision.type, batch);
         starting.add(decision.type);
         deferred.push(() => batch.run());
