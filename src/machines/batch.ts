@@ -46,9 +46,7 @@ export interface BatchInput {
   /** The type's budget: the lease never shrinks below it while the batch lives. */
   budgetMiB: number;
   concurrency: number;
-  /** Epoch ms the batch started. */
-  startedAt: number;
-  /** After this long of running with its model loaded (from its first finished task), yield at a task boundary when another type waits for the VRAM; 0 = never. */
+  /** After this long of running with its model loaded (from its first finished task; at least 9× the load), yield at a task boundary when another type waits for the VRAM; 0 = never. */
   quantumMs: number;
   /** How long the batch stays warm (model loaded, lease held) once its queue is empty; 0 = end at once. */
   keepAliveMs: number;

@@ -128,7 +128,6 @@ export function createSupervisor(deps: SupervisorDeps) {
               leaseMiB: decision.mib,
               budgetMiB: type.vramMiB,
               concurrency: type.concurrency,
-              startedAt: now,
               quantumMs: deps.scheduling.quantumMs,
               keepAliveMs: type.keepAliveMs,
             },
