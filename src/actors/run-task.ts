@@ -46,8 +46,9 @@ type Outcome = Pick<FinishFields, 'status' | 'value' | 'error'>;
 /** A preempted run does not end the task: it is queued again. */
 type Preempted = { preempted: { state: unknown } | undefined };
 
-/** What a batch learns from a task's run: how long its model took to load, when this run loaded it (for the quantum). */
+/** What a batch learns from a task's run, for its quantum: whether its worker answered (the model is loaded), and the load time when this run loaded it. */
 export interface TaskRan {
+  replied: boolean;
   loadMs?: number;
 }
 
@@ -61,7 +62,7 @@ export interface TaskRan {
 export async function executeTask(deps: TaskRunDeps, { entry, device, claimed }: RunTaskInput): Promise<TaskRan> {
   const control = deps.controls.begin(entry.id, entry.type, deps.timeoutMs(entry));
   const slots = deps.slots(entry.type);
-  const ran: TaskRan = {};
+  const ran: TaskRan = { replied: false };
   let outcome: Outcome | Preempted;
   try {
     let record: TaskRecord;
@@ -116,12 +117,13 @@ async function runInPool(deps: TaskRunDeps, entry: QueueEntry, device: Device | 
       },
       control.hardStop,
     );
+    ran.replied = true;
+    if (reply.loadMs !== undefined) ran.loadMs = reply.loadMs;
   } catch (error) {
     // The thread died or was terminated: return whatever the task grew beyond its batch's lease (a live worker does it itself).
     deps.ledger.releaseTagged(entry.seq);
     reply = { ok: false, error: { code: ErrorCode.WORKER_CRASHED, message: crashMessage(error) } };
   }
-  if (reply.loadMs !== undefined) ran.loadMs = reply.loadMs;
   // A preempted task that finished anyway keeps its result; one that stopped goes back in line.
   if (control.reason === 'preempted') return reply.ok ? { status: 'succeeded', value: reply.value } : { preempted: reply.checkpoint ?? control.checkpoint };
   // A task asked to stop ends as stopped, whatever its handler did after the request.

@@ -1,8 +1,8 @@
 /**
  * The running tasks a caller can still stop. cancel(), timeouts and preemption abort the task's
  * `ctx.signal` in its worker (over a BroadcastChannel every worker of this scheduler listens
- * on); if the handler has not settled after the grace period, the Piscina run is aborted,
- * which terminates its thread (the ledger then takes back whatever that thread held).
+ * on); if the handler has not settled after the grace period, its thread is terminated
+ * (see Pools.run; the ledger then takes back whatever that thread held).
  * Handlers' checkpoints come back on the same channel, so one saved before a hard stop is kept.
  */
 import { BroadcastChannel } from 'node:worker_threads';
@@ -22,8 +22,8 @@ export interface TaskControl {
 }
 
 /**
- * The signal a task's Piscina run listens to: the one-listener event target Piscina accepts,
- * in place of an AbortController per task (whose signal costs more than the rest of a task's
+ * The hard stop of a task's run (Piscina's signal in the free lane, Pools' own listener for a
+ * GPU type): a one-listener event target, in place of an AbortController per task (whose signal costs more than the rest of a task's
  * bookkeeping, for a stop that is almost never used).
  */
 export class HardStop {

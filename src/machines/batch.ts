@@ -63,7 +63,7 @@ export interface BatchContext extends BatchInput {
   ending: Exclude<BatchEndReason, 'drained'> | undefined;
   /** Epoch ms it last went warm: eviction takes the least recently used first. */
   idleSince: number;
-  /** Epoch ms its first task finished: the model was loaded by then, so the quantum counts from here. */
+  /** Epoch ms its worker first answered a task: the model was loaded by then, so the quantum counts from here. */
   readySince: number | undefined;
   /** How long its model took to load (0 until a task reports it): a slow load lengthens the quantum. */
   loadMs: number;
@@ -79,7 +79,7 @@ export interface BatchOutput {
   reason: BatchEndReason;
 }
 
-export type BatchEvent = { type: 'TASKS_AVAILABLE' } | { type: 'TASK_DONE'; loadMs: number | undefined } | { type: 'STOP' } | { type: 'EVICT' } | { type: 'PREEMPT' };
+export type BatchEvent = { type: 'TASKS_AVAILABLE' } | { type: 'TASK_DONE'; ran: TaskRan } | { type: 'STOP' } | { type: 'EVICT' } | { type: 'PREEMPT' };
 
 export function createBatchMachine(deps: BatchDeps) {
   return setup({
@@ -110,8 +110,8 @@ export function createBatchMachine(deps: BatchDeps) {
           }
           deps.queues.take(entry);
           const input = { entry, device: context.device };
-          const done = (ran?: TaskRan) => self.send({ type: 'TASK_DONE', loadMs: ran?.loadMs });
-          enqueue(() => void deps.runTask(input).then(done, () => done()));
+          const done = (ran: TaskRan) => self.send({ type: 'TASK_DONE', ran });
+          enqueue(() => void deps.runTask(input).then(done, () => done({ replied: false })));
           inFlight++;
           started++;
           bestRank = Math.min(bestRank, PRIORITY_RANK[entry.priority]);
@@ -121,8 +121,10 @@ export function createBatchMachine(deps: BatchDeps) {
       /** A task ended: once nothing is in flight, give back what was grown for an override. */
       taskDone: assign(({ context, event }) => {
         const inFlight = context.inFlight - 1;
-        const readySince = context.readySince ?? Date.now();
-        const loadMs = event.type === 'TASK_DONE' && event.loadMs !== undefined ? Math.max(context.loadMs, event.loadMs) : context.loadMs;
+        const ran = event.type === 'TASK_DONE' ? event.ran : undefined;
+        // Only a task its worker answered proves the model loaded: the quantum counts from there.
+        const readySince = context.readySince ?? (ran?.replied ? Date.now() : undefined);
+        const loadMs = Math.max(context.loadMs, ran?.loadMs ?? 0);
         if (inFlight === 0 && context.leaseMiB > context.budgetMiB) {
           deps.ledger.resize(context.lease, context.budgetMiB);
           return { inFlight, readySince, loadMs, leaseMiB: context.budgetMiB };

@@ -31,6 +31,8 @@ export interface PoolsOptions {
 export class Pools {
   private readonly gpu = new Map<string, Piscina>();
   private freeLane: Piscina | undefined;
+  /** Per pool, its threads that are ready (Piscina hands tasks only to those); a terminated one stays until its exit. */
+  private readonly readyThreads = new WeakMap<Piscina, Set<number>>();
   private readonly setup: WorkerSetup;
 
   constructor(private readonly options: PoolsOptions) {
@@ -39,16 +41,28 @@ export class Pools {
     this.setup = { handlers, ledger: options.ledger, logLevel: options.logLevel, serviceName: options.serviceName, abortChannel: options.abortChannel };
   }
 
-  /** Runs one task. Rejects only when the worker thread died while running it, or `signal` terminated it. */
+  /** Runs one task. Rejects only when its worker thread died or was terminated (by `signal`, or another task's in the same GPU thread). */
   run(message: RunMessage, signal?: HardStop): Promise<WorkerReply> {
     const pool = this.pool(message.type);
     if (!signal || !this.options.types.get(message.type)!.gpu) return pool.run(message, signal ? { signal } : {});
     // Piscina runs an abortable task alone in its thread, which would serialise a GPU type's
     // `concurrency`: its one thread is terminated here instead (its other tasks fail with it).
     const running = pool.run(message);
-    const terminate = (): void => void pool.threads[0]?.terminate();
+    let settled = false;
+    const terminate = (): void => {
+      if (settled) return;
+      const ready = this.readyThreads.get(pool)!;
+      const thread = pool.threads.find((t) => ready.has(t.threadId));
+      // A thread still starting holds no task (Piscina queues it) and, terminated, would not be
+      // replaced: wait until one is ready and has been handed the task.
+      if (thread) void thread.terminate();
+      else pool.once('workerCreate', () => setImmediate(terminate));
+    };
     signal.addEventListener('abort', terminate);
-    return running.finally(() => signal.removeEventListener('abort', terminate));
+    return running.finally(() => {
+      settled = true;
+      signal.removeEventListener('abort', terminate);
+    });
   }
 
   /** Ends a GPU type's batch in its thread: `unload()` runs and the model is forgotten. */
@@ -92,6 +106,7 @@ export class Pools {
     // Piscina reports a destroyed worker without its id (a dead worker's threadId reads -1):
     // remember the ids of live workers and report those that are no longer among them.
     const known = new Set<number>();
+    this.readyThreads.set(pool, known);
     pool.on('message', (message: unknown) => {
       if (isAppPortMessage(message)) exposeAppCalls(this.options.appCalls, message.vramSchedulerAppPort);
     });
