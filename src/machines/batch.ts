@@ -46,7 +46,7 @@ export interface BatchInput {
   /** The type's budget: the lease never shrinks below it while the batch lives. */
   budgetMiB: number;
   concurrency: number;
-  /** After this long of running with its model loaded (from its first finished task; at least 9× the load), yield at a task boundary when another type waits for the VRAM; 0 = never. */
+  /** After this long of running with its model loaded (from the first task its worker answered; at least 9× the load), yield at a task boundary when another type waits for the VRAM; 0 = never. */
   quantumMs: number;
   /** How long the batch stays warm (model loaded, lease held) once its queue is empty; 0 = end at once. */
   keepAliveMs: number;
@@ -93,6 +93,7 @@ export function createBatchMachine(deps: BatchDeps) {
         let { inFlight, leaseMiB, started, bestRank } = context;
         let ending: BatchContext['ending'];
         const limit = deps.inFlightLimit(context.type);
+        const done = (ran: TaskRan) => self.send({ type: 'TASK_DONE', ran });
         while (inFlight < limit) {
           const entry = deps.queues.peek(context.type);
           if (!entry) break;
@@ -110,7 +111,6 @@ export function createBatchMachine(deps: BatchDeps) {
           }
           deps.queues.take(entry);
           const input = { entry, device: context.device };
-          const done = (ran: TaskRan) => self.send({ type: 'TASK_DONE', ran });
           enqueue(() => void deps.runTask(input).then(done, () => done({ replied: false })));
           inFlight++;
           started++;
