@@ -1,12 +1,13 @@
 /**
- * Devices: simulated ones from `options.devices`, else real NVIDIA GPUs found by
- * systeminformation (which asks `nvidia-smi`), else one unlimited `cpu` device so that the
- * same code runs on a machine with no GPU.
+ * Devices: simulated ones from `options.devices`, else real NVIDIA GPUs found by nvidia-smi
+ * (or by systeminformation where nvidia-smi is missing), else one unlimited `cpu` device so
+ * that the same code runs on a machine with no GPU.
  */
 import type { Logger } from 'pino';
 import type { Systeminformation } from 'systeminformation';
 import { gbToMiB } from '../config.js';
 import type { DeviceOptions } from '../options.js';
+import { nvidiaSmiControllers } from './nvidia-smi.js';
 
 /** A device the ledger accounts for. */
 export interface Device {
@@ -36,14 +37,16 @@ export const CPU_DEVICE: Readonly<Device> = Object.freeze({ id: 'cpu', index: 0,
 /** How long detection may take before we give up and fall back to the `cpu` device. */
 const PROBE_TIMEOUT_MS = 15_000;
 
-/** The real probe: systeminformation `graphics()`, loaded only when detection runs. */
+/** The real probe: nvidia-smi's GPUs; else systeminformation `graphics()`, loaded only then. */
 export async function systemProbe(): Promise<GpuController[]> {
+  const fromSmi = await nvidiaSmiControllers();
+  if (fromSmi !== undefined) return fromSmi;
   const si = await import('systeminformation');
   return (await si.graphics()).controllers;
 }
 
 /**
- * `configured` given → those (simulated). Else `probe()` (systeminformation `graphics()`):
+ * `configured` given → those (simulated). Else `probe()` (nvidia-smi, else systeminformation):
  * NVIDIA controllers with a memory size become `gpu<N>` devices with their total VRAM in MiB
  * (`memoryTotal` from nvidia-smi, else `vram`). None found, or the probe throws or hangs → one
  * unlimited device `{ id: 'cpu', unlimited: true, capacityMiB: 0x7fffffff }`. Logs what it found.

@@ -1,11 +1,11 @@
 /**
- * Real VRAM use per device, for the GPU monitor: used MiB from systeminformation (nvidia-smi),
- * and this process's own share from `nvidia-smi --query-compute-apps` (every worker thread is
- * this process), so use by other processes can be told apart from ours.
+ * Real VRAM use per device, for the GPU monitor: used MiB from nvidia-smi (the same probe as
+ * detection), and our own share from `nvidia-smi --query-compute-apps` (every worker thread is
+ * this process; a handler's child processes count as ours too), so others' use can be told apart.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { gpuControllers, type GpuController } from './detect.js';
+import { readFileSync } from 'node:fs';
+import { gpuControllers, systemProbe, type GpuController } from './detect.js';
+import { computeAppsCsv } from './nvidia-smi.js';
 
 /** One device's reading, in MiB. `ownMiB` is absent when per-process figures are unavailable. */
 export interface GpuReading {
@@ -16,13 +16,10 @@ export interface GpuReading {
 /** Readings in device order (`undefined` for a device with no figure this time). */
 export type GpuUsageSource = () => Promise<readonly (GpuReading | undefined)[]>;
 
-const run = promisify(execFile);
-
 /** The default source for detected GPUs. */
 export async function systemUsage(): Promise<(GpuReading | undefined)[]> {
-  const si = await import('systeminformation');
-  const controllers = gpuControllers((await si.graphics()).controllers);
-  const own = await ownUsageByBus().catch(() => undefined);
+  const controllers = gpuControllers(await systemProbe());
+  const own = await computeAppsCsv().then((csv) => parseComputeApps(csv, isOurs)).catch(() => undefined);
   return controllers.map((c) => reading(c, own));
 }
 
@@ -34,22 +31,42 @@ function reading(c: GpuController, own: Map<string, number> | undefined): GpuRea
   return result;
 }
 
-/** MiB this process uses per GPU, keyed by PCI bus id. */
-async function ownUsageByBus(): Promise<Map<string, number>> {
-  const { stdout } = await run('nvidia-smi', ['--query-compute-apps=gpu_bus_id,pid,used_memory', '--format=csv,noheader,nounits'], { timeout: 5_000 });
-  return parseComputeApps(stdout, process.pid);
-}
-
-/** `00000000:01:00.0, 1234, 500` lines → MiB used by `pid` per bus id. */
-export function parseComputeApps(csv: string, pid: number): Map<string, number> {
+/** `00000000:01:00.0, 1234, 500` lines → MiB used by the pids `ours` accepts, per bus id. */
+export function parseComputeApps(csv: string, ours: (pid: number) => boolean): Map<string, number> {
   const own = new Map<string, number>();
   for (const line of csv.split('\n')) {
     const [bus, linePid, mib] = line.split(',').map((field) => field.trim());
     const id = busId(bus);
-    if (id === undefined || Number(linePid) !== pid || !Number.isFinite(Number(mib))) continue;
+    if (id === undefined || !ours(Number(linePid)) || !Number.isFinite(Number(mib))) continue;
     own.set(id, (own.get(id) ?? 0) + Number(mib));
   }
   return own;
+}
+
+/**
+ * This process, or one it started: a handler may run its model in a child process (a
+ * llama.cpp server, a Python script), and that VRAM is held under its task's lease, not by a
+ * stranger. Ancestry is read from /proc; where there is none, only this process counts.
+ */
+export function isOurs(pid: number): boolean {
+  for (let current = pid, hops = 0; current > 1 && hops < 64; hops++) {
+    if (current === process.pid) return true;
+    const parent = parentOf(current);
+    if (parent === undefined) return false;
+    current = parent;
+  }
+  return false;
+}
+
+function parentOf(pid: number): number | undefined {
+  try {
+    // `pid (comm) state ppid …`; comm may hold spaces and parentheses, so read after the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    return Number.isSafeInteger(parent) ? parent : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** `00000000:01:00.0` and `01:00.0` name the same bus: compare `bus:device.function`, lower case. */

@@ -1,7 +1,12 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CPU_DEVICE, detectDevices, type GpuController } from '../../src/gpu/detect.js';
+import { parseGpuRows } from '../../src/gpu/nvidia-smi.js';
+import { systemUsage } from '../../src/gpu/usage.js';
 
 function capture() {
   const lines: Array<Record<string, unknown>> = [];
@@ -102,5 +107,46 @@ describe('detectDevices', () => {
     } else {
       expect(devices).toEqual([CPU]);
     }
+  });
+});
+
+describe('nvidia-smi, asked directly', () => {
+  // What nvidia-smi printed on an H100 VM where systeminformation, lacking lspci, reported
+  // 81,079 MiB from clinfo and no used memory.
+  const H100_ROW = '0, NVIDIA H100 80GB HBM3, 81559, 1200, 00000000:00:06.0';
+
+  it('reads its rows, skipping ones without a size and keeping no figure for [N/A]', () => {
+    const csv = [H100_ROW, '1, NVIDIA A10, 23028, [N/A], 00000000:41:00.0', '2, broken', 'No devices were found', ''].join('\n');
+    expect(parseGpuRows(csv)).toEqual([
+      { vendor: 'NVIDIA', name: 'NVIDIA H100 80GB HBM3', model: 'NVIDIA H100 80GB HBM3', memoryTotal: 81559, memoryUsed: 1200, pciBus: '00000000:00:06.0' },
+      { vendor: 'NVIDIA', name: 'NVIDIA A10', model: 'NVIDIA A10', memoryTotal: 23028, pciBus: '00000000:41:00.0' },
+    ]);
+  });
+
+  describe('with an nvidia-smi on the PATH', () => {
+    let dir: string;
+    let path: string | undefined;
+    beforeEach(() => {
+      dir = mkdtempSync(join(tmpdir(), 'fake-smi-'));
+      // Answers detection's query with the H100 row, and lists its caller as using 700 MiB.
+      const script = `#!/bin/sh\ncase "$1" in\n  --query-gpu=*) echo '${H100_ROW}' ;;\n  --query-compute-apps=*) echo "00000000:00:06.0, $PPID, 700" ; echo '00000000:00:06.0, 1, 300' ;;\n  *) exit 9 ;;\nesac\n`;
+      writeFileSync(join(dir, 'nvidia-smi'), script, { mode: 0o755 });
+      path = process.env.PATH;
+      process.env.PATH = `${dir}${delimiter}${path ?? ''}`;
+    });
+    afterEach(() => {
+      process.env.PATH = path;
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('detects the card at the size nvidia-smi gives, without a warning', async () => {
+      const log = capture();
+      expect(await detectDevices(undefined, log.logger)).toEqual([{ id: 'gpu0', index: 0, capacityMiB: 81559, unlimited: false, name: 'NVIDIA H100 80GB HBM3' }]);
+      expect(log.warnings()).toEqual([]);
+    });
+
+    it("reads used VRAM and this process's share for the GPU monitor", async () => {
+      expect(await systemUsage()).toEqual([{ usedMiB: 1200, ownMiB: 700 }]);
+    });
   });
 });

@@ -1,7 +1,8 @@
 /** The GPU monitor: foreign VRAM use is kept out of reserves; a type's real use over its lease is flagged. */
+import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCode, type GpuReading } from 'vram-scheduler';
-import { parseComputeApps } from '../../src/gpu/usage.js';
+import { isOurs, parseComputeApps } from '../../src/gpu/usage.js';
 import { VramLedger } from '../../src/threads/vram-ledger.js';
 import { gatePerTest } from '../support/gate.js';
 import { capturingLogger, fixture, start } from '../support/scheduler.js';
@@ -89,6 +90,18 @@ describe('ledger external use', () => {
 describe('nvidia-smi compute apps', () => {
   it("sums this process's rows per bus id, whatever the bus id's width", () => {
     const csv = ['00000000:01:00.0, 42, 500', '00000000:01:00.0, 7, 900', '00000000:41:00.0, 42, 1200', '01:00.0, 42, 24', 'garbage', ''].join('\n');
-    expect(parseComputeApps(csv, 42)).toEqual(new Map([['01:00.0', 524], ['41:00.0', 1200]]));
+    expect(parseComputeApps(csv, (pid) => pid === 42)).toEqual(new Map([['01:00.0', 524], ['41:00.0', 1200]]));
+  });
+
+  it('counts this process and the processes it started (a handler may run its model in a child) as ours', async () => {
+    const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    try {
+      expect(isOurs(process.pid)).toBe(true);
+      expect(isOurs(child.pid!)).toBe(true);
+      expect(isOurs(1)).toBe(false);
+      expect(isOurs(process.ppid)).toBe(false);
+    } finally {
+      child.kill();
+    }
   });
 });
