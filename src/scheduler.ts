@@ -134,7 +134,6 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
         recorded: (committing) => this.idle.track(committing),
         retry: (record, error) => this.requeues.retryLater(record, error),
         preempted: (record, checkpoint) => this.requeues.preempted(record, checkpoint),
-        unstarted: (record) => this.requeues.unstarted(record),
         broken: (entry, error) => this.outcomes.broken(entry, error),
         checkIdle: () => this.idle.check(),
         wake: () => this.wake.request(),

@@ -10,7 +10,7 @@ import type { Device } from '../gpu/detect.js';
 import type { FinishFields, TaskState, TaskStore } from '../store/task-store.js';
 import type { QueueEntry, TaskError, TaskRecord } from '../task.js';
 import type { Pools } from '../threads/pools.js';
-import type { RunMessage, WorkerReply } from '../threads/protocol.js';
+import type { WorkerReply } from '../threads/protocol.js';
 import type { VramLedger } from '../threads/vram-ledger.js';
 import type { StopReason, TaskControl, TaskControls } from './task-controls.js';
 
@@ -31,8 +31,6 @@ export interface TaskRunDeps {
   retry(record: TaskState, error: TaskError): boolean;
   /** A preempted task goes back to its place in line, with the state its handler saved. */
   preempted(record: TaskState, checkpoint: { state: unknown } | undefined): void;
-  /** A task whose thread died before its handler started (it waited behind another) goes back to its place in line, its attempt not spent. */
-  unstarted(record: TaskState): void;
   /** A store failure: the task cannot be recorded; the scheduler logs it. */
   broken(entry: QueueEntry, error: unknown): void;
 }
@@ -47,15 +45,11 @@ export interface RunTaskInput {
 type Outcome = Pick<FinishFields, 'status' | 'value' | 'error'>;
 /** A preempted run does not end the task: it is queued again. */
 type Preempted = { preempted: { state: unknown } | undefined };
-/** Nor does a run whose thread died before its handler started. */
-type Unstarted = { unstarted: true };
 
 /** What a batch learns from a task's run, for its quantum: whether its worker answered (the model is loaded), and the load time when this run loaded it. */
 export interface TaskRan {
   replied: boolean;
   loadMs?: number;
-  /** The handler's own time, for a free-lane run (which may have waited in its thread first). */
-  runMs?: number;
 }
 
 /**
@@ -69,7 +63,7 @@ export async function executeTask(deps: TaskRunDeps, { entry, device, claimed }:
   const control = deps.controls.begin(entry.id, entry.type, deps.timeoutMs(entry));
   const slots = deps.slots(entry.type);
   const ran: TaskRan = { replied: false };
-  let outcome: Outcome | Preempted | Unstarted;
+  let outcome: Outcome | Preempted;
   try {
     let record: TaskRecord;
     if (claimed) record = claimed;
@@ -92,16 +86,12 @@ export async function executeTask(deps: TaskRunDeps, { entry, device, claimed }:
       deps.started(record);
       const handedAt = performance.now();
       outcome = control.reason ? stopped(control.reason, deps.timeoutMs(entry), control) : await runInPool(deps, entry, device, record, control, ran);
-      slots.ran(ran.runMs ?? performance.now() - handedAt);
+      slots.ran(performance.now() - handedAt);
     } finally {
       slots.release();
     }
     if ('preempted' in outcome) {
       deps.preempted(record, outcome.preempted);
-      return ran;
-    }
-    if ('unstarted' in outcome) {
-      deps.unstarted(record);
       return ran;
     }
     if (outcome.error && RETRYABLE.has(outcome.error.code) && deps.retry(record, outcome.error)) return ran;
@@ -112,35 +102,32 @@ export async function executeTask(deps: TaskRunDeps, { entry, device, claimed }:
   return ran;
 }
 
-async function runInPool(deps: TaskRunDeps, entry: QueueEntry, device: Device | undefined, record: TaskRecord, control: TaskControl, ran: TaskRan): Promise<Outcome | Preempted | Unstarted> {
-  const message: RunMessage = {
-    op: 'run',
-    taskId: entry.id,
-    run: control.run,
-    seq: entry.seq,
-    type: entry.type,
-    payload: record.payload,
-    ...(device ? { device: { id: device.id, index: device.index } } : {}),
-    ...(record.checkpoint === undefined ? {} : { resumeFrom: record.checkpoint }),
-  };
+async function runInPool(deps: TaskRunDeps, entry: QueueEntry, device: Device | undefined, record: TaskRecord, control: TaskControl, ran: TaskRan): Promise<Outcome | Preempted> {
   let reply: WorkerReply;
-  let started = true;
   try {
-    reply = await deps.pools.run(message, control.hardStop);
+    reply = await deps.pools.run(
+      {
+        op: 'run',
+        taskId: entry.id,
+        seq: entry.seq,
+        type: entry.type,
+        payload: record.payload,
+        ...(device ? { device: { id: device.id, index: device.index } } : {}),
+        ...(record.checkpoint === undefined ? {} : { resumeFrom: record.checkpoint }),
+      },
+      control.hardStop,
+    );
     ran.replied = true;
     if (reply.loadMs !== undefined) ran.loadMs = reply.loadMs;
-    if (reply.runMs !== undefined) ran.runMs = reply.runMs;
   } catch (error) {
     // The thread died or was terminated: return whatever the task grew beyond its batch's lease (a live worker does it itself).
     deps.ledger.releaseTagged(entry.seq);
-    started = deps.pools.startedBeforeCrash(message);
     reply = { ok: false, error: { code: ErrorCode.WORKER_CRASHED, message: crashMessage(error) } };
   }
   // A preempted task that finished anyway keeps its result; one that stopped goes back in line.
   if (control.reason === 'preempted') return reply.ok ? { status: 'succeeded', value: reply.value } : { preempted: reply.checkpoint ?? control.checkpoint };
   // A task asked to stop ends as stopped, whatever its handler did after the request.
   if (control.reason) return stopped(control.reason, deps.timeoutMs(entry), control);
-  if (!started) return { unstarted: true };
   return reply.ok ? { status: 'succeeded', value: reply.value } : { status: 'failed', error: reply.error };
 }
 

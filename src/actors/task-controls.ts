@@ -9,12 +9,10 @@ import { BroadcastChannel } from 'node:worker_threads';
 
 export type StopReason = 'cancelled' | 'timeout' | 'preempted';
 
-/** Main → workers: abort this run's ctx.signal. Workers → main: the state a preempted handler saved. */
-export type ControlMessage = { op: 'abort'; run: number; reason: StopReason } | { op: 'checkpoint'; taskId: string; state: unknown };
+/** Main → workers: abort this task's ctx.signal. Workers → main: the state a preempted handler saved. */
+export type ControlMessage = { op: 'abort'; taskId: string; reason: StopReason } | { op: 'checkpoint'; taskId: string; state: unknown };
 
 export interface TaskControl {
-  /** This run's number (> 0): aborts name it, so one meant for an earlier run of the same task never stops a later one. */
-  readonly run: number;
   /** Set once the task was asked to stop. */
   reason: StopReason | undefined;
   /** Aborting it terminates the task's thread: the last resort after the grace period. */
@@ -24,9 +22,9 @@ export interface TaskControl {
 }
 
 /**
- * The hard stop of a task's run (Pools listens and terminates the thread running it): a
- * one-listener event target, in place of an AbortController per task (whose signal costs more
- * than the rest of a task's bookkeeping, for a stop that is almost never used).
+ * The hard stop of a task's run (Piscina's signal in the free lane, Pools' own listener for a
+ * GPU type): a one-listener event target, in place of an AbortController per task (whose signal costs more than the rest of a task's
+ * bookkeeping, for a stop that is almost never used).
  */
 export class HardStop {
   aborted = false;
@@ -60,7 +58,6 @@ interface Entry {
 export class TaskControls {
   private readonly running = new Map<string, Entry>();
   private readonly channel: BroadcastChannel;
-  private lastRun = 0;
 
   constructor(
     readonly channelName: string,
@@ -77,8 +74,7 @@ export class TaskControls {
 
   /** A task is about to start; with `timeoutMs` > 0 it is stopped with 'timeout' after that long. */
   begin(id: string, type: string, timeoutMs: number): TaskControl {
-    this.lastRun = this.lastRun === 0x7fffffff ? 1 : this.lastRun + 1; // an Int32 in the workers' running table
-    const entry: Entry = { type, control: { run: this.lastRun, reason: undefined, hardStop: new HardStop() }, timers: [] };
+    const entry: Entry = { type, control: { reason: undefined, hardStop: new HardStop() }, timers: [] };
     this.running.set(id, entry);
     if (timeoutMs > 0) entry.timers.push(setTimeout(() => this.stop(id, 'timeout'), timeoutMs));
     return entry.control;
@@ -94,7 +90,7 @@ export class TaskControls {
       return true;
     }
     entry.control.reason = reason;
-    this.channel.postMessage({ op: 'abort', run: entry.control.run, reason } satisfies ControlMessage);
+    this.channel.postMessage({ op: 'abort', taskId: id, reason } satisfies ControlMessage);
     entry.timers.push(setTimeout(() => entry.control.hardStop.abort(reason), this.graceMs));
     return true;
   }

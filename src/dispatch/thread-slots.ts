@@ -6,9 +6,8 @@
  * leaves the threads idle for a commit's time between short tasks. So a lane claims a few tasks
  * ahead: about as many as its threads finish while one commit is in flight (claims issued in
  * one event-loop turn share one transaction). Claimed tasks wait here, in claim order, for a
- * thread (a free-lane thread is handed a few at once, and runs them one after another). Tasks
- * that run much longer than a commit are claimed only when a thread is free, so a crash reports
- * no more of them as interrupted than were really running.
+ * thread. Tasks that run much longer than a commit are claimed only when a thread is free, so a
+ * crash reports no more of them as interrupted than were really running.
  */
 
 /** Most tasks a lane claims beyond its threads, however short its tasks. */
@@ -22,38 +21,21 @@ export class ThreadSlots {
   /** Claimed tasks waiting for a thread, oldest first (`head` is the next one to wake). */
   private waiting: (() => void)[] = [];
   private head = 0;
-  /** Moving averages, ms: how long a claim takes to commit, and a task to run (in its handler). */
+  /** Moving averages, ms: how long a claim takes to commit, and a task to run once handed over. */
   private commitMs = 0;
   private runMs = Number.POSITIVE_INFINITY;
 
-  /** `depth`: tasks a thread is handed at once (it runs them one after another); 1 where they run side by side. */
-  constructor(
-    readonly threads: number,
-    readonly depth = 1,
-  ) {
-    this.free = threads * depth;
+  constructor(readonly threads: number) {
+    this.free = threads;
   }
 
   /** Tasks the lane may hold claimed or running at once. */
   get limit(): number {
-    const ahead = Math.floor((this.threads * this.commitWaitMs) / Math.max(this.runMs, 0.001));
+    const ahead = Math.floor((this.threads * this.commitMs) / Math.max(this.runMs, 0.001));
     return this.threads + Math.min(MAX_CLAIM_AHEAD, ahead);
   }
 
-  /** Tasks each thread may hold now, up to its depth: as many as it finishes while one commit is in flight, at least 1. */
-  get perThread(): number {
-    return Math.min(this.depth, 1 + Math.floor(this.commitWaitMs / Math.max(this.runMs, 0.001)));
-  }
-
-  /**
-   * How long a claim made now may wait to commit: twice a commit, since the writes issued while
-   * one transaction commits go into the next one.
-   */
-  private get commitWaitMs(): number {
-    return 2 * this.commitMs;
-  }
-
-  /** Takes a place in a thread: undefined when one was free, else a promise that resolves when one is handed over. */
+  /** Takes a thread: undefined when one was free, else a promise that resolves when one is handed over. */
   acquire(): Promise<void> | undefined {
     if (this.free > 0) {
       this.free--;

@@ -1,7 +1,6 @@
 /**
  * Tasks that go back in line after an attempt: a failure with attempts left (after its
- * backoff), a preempted task (at once, at the head of its line, with its checkpoint) and one
- * whose thread died before it started (the same, without an attempt spent).
+ * backoff) and a preempted task (at once, at the head of its line, with its checkpoint).
  * Each is queued again durably first; then the in-memory queue gets it and the scheduler wakes.
  */
 import type { ResolvedConfig } from '../config.js';
@@ -54,27 +53,19 @@ export class Requeues {
    * requeue's in the store, so it cannot commit before it.
    */
   preempted(record: TaskState, checkpoint: { state: unknown } | undefined): void {
-    this.#backAtHead(record, { preempted: { checkpoint } }, () =>
-      this.deps.notify('task:preempted', { id: record.id, type: record.type, checkpointed: checkpoint !== undefined }),
-    );
-  }
-
-  /** A free-lane task that waited in a thread that died before it started: back at the head of its line, its attempt not spent. */
-  unstarted(record: TaskState): void {
-    this.#backAtHead(record, { unstarted: true }, () => this.deps.config.logger.info({ id: record.id, type: record.type }, 'task was waiting in a worker thread that died: back in line'));
-  }
-
-  #backAtHead(record: TaskState, fields: Parameters<TaskStore['requeue']>[1], requeued: () => void): void {
     const { store, queues } = this.deps;
-    const committed = store.requeue(record.id, fields);
+    const requeued = store.requeue(record.id, { preempted: { checkpoint } });
     const entry = queueEntryOf(record);
     queues.pushFront(entry);
     this.deps.wake();
-    const announced = committed.then(requeued, (error: unknown) => {
-      // Rare: take it back out of line unless a batch has taken it already (its start then fails too).
-      if ([...queues.entries(record.type)].some((queued) => queued.id === record.id)) queues.remove(entry);
-      this.deps.broken(record, error);
-    });
+    const announced = requeued.then(
+      () => this.deps.notify('task:preempted', { id: record.id, type: record.type, checkpointed: checkpoint !== undefined }),
+      (error: unknown) => {
+        // Rare: take it back out of line unless a batch has taken it already (its start then fails too).
+        if ([...queues.entries(record.type)].some((queued) => queued.id === record.id)) queues.remove(entry);
+        this.deps.broken(record, error);
+      },
+    );
     this.deps.track(announced);
   }
 }

@@ -18,12 +18,12 @@ import { createSupervisor, othersWaitFor, type SupervisorMachine } from '../mach
 import type { InspectionObserver } from '../observability-options.js';
 import type { TaskStore } from '../store/task-store.js';
 import type { SubmitOptions, SubmitReceipt } from '../submit.js';
-import { FREE_LANE_DEPTH, Pools } from '../threads/pools.js';
+import { Pools } from '../threads/pools.js';
 import { VramLedger } from '../threads/vram-ledger.js';
 import { hasFreeRam, mibToGb } from '../units.js';
 import type { Notify } from './notify.js';
 
-export interface WiringHooks extends Pick<TaskRunDeps, 'started' | 'finished' | 'recorded' | 'retry' | 'preempted' | 'unstarted' | 'broken'> {
+export interface WiringHooks extends Pick<TaskRunDeps, 'started' | 'finished' | 'recorded' | 'retry' | 'preempted' | 'broken'> {
   /** A handler's ctx.progress(). */
   progress(taskId: string, value: number, info: unknown): void;
   /** A handler's follow-up submit. */
@@ -63,7 +63,6 @@ export function wire(
     types: config.types,
     ledger: ledger.buffer,
     freeLaneThreads: config.freeLaneThreads,
-    freeLaneDepth: () => freeSlots.perThread, // read once tasks run, after freeSlots below is made
     logLevel: config.logger.level,
     serviceName: config.serviceName,
     threadGone: (threadId) => ledger.recoverThread(threadId),
@@ -78,9 +77,8 @@ export function wire(
         ),
     },
   });
-  // One thread per GPU type, running `concurrency` tasks at once; the free lane shares its
-  // threads, each handed up to FREE_LANE_DEPTH tasks.
-  const freeSlots = new ThreadSlots(config.freeLaneThreads, FREE_LANE_DEPTH);
+  // One thread per GPU type, running `concurrency` tasks at once; the free lane shares its threads.
+  const freeSlots = new ThreadSlots(config.freeLaneThreads);
   const gpuSlots = new Map([...config.types.values()].filter((t) => t.gpu).map((t) => [t.name, new ThreadSlots(t.concurrency)]));
   const slots = (type: string) => gpuSlots.get(type) ?? freeSlots;
   const run: TaskRunDeps = {
@@ -95,7 +93,6 @@ export function wire(
     recorded: (committing) => hooks.recorded(committing),
     retry: (record, error) => hooks.retry(record, error),
     preempted: (record, checkpoint) => hooks.preempted(record, checkpoint),
-    unstarted: (record) => hooks.unstarted(record),
     broken: (entry, error) => hooks.broken(entry, error),
   };
   const freeTypes = [...config.types.values()].filter((t) => !t.gpu);

@@ -232,17 +232,15 @@ export class TaskStore {
 
   /**
    * running → queued again, at its original place in line: one transaction. A retry records
-   * `lastError`; a preemption does not count as an attempt and keeps the handler's checkpoint;
-   * a run whose handler never started (its thread died first) does not count as an attempt.
+   * `lastError`; a preemption does not count as an attempt and keeps the handler's checkpoint.
    */
-  requeue(id: string, fields: { lastError: TaskError } | { preempted: { checkpoint: { state: unknown } | undefined } } | { unstarted: true }): Promise<QueueEntry> {
+  requeue(id: string, fields: { lastError: TaskError } | { preempted: { checkpoint: { state: unknown } | undefined } }): Promise<QueueEntry> {
     if (this.#closed) return this.#rejectClosed('requeue');
     const current = this.#state(id);
     if (current === undefined) return Promise.reject(new TaskNotFoundError(id));
     if (current.status !== 'running') return Promise.reject(new StoreError(`Cannot requeue task ${JSON.stringify(id)}: it is ${current.status}, not running`));
     const next: TaskState = { ...current, status: 'queued' };
     if ('lastError' in fields) next.lastError = fields.lastError;
-    else if ('unstarted' in fields) next.attempts = (current.attempts ?? 1) - 1;
     else {
       next.attempts = (current.attempts ?? 1) - 1;
       next.preemptions = (current.preemptions ?? 0) + 1;

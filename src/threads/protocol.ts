@@ -11,17 +11,11 @@ export interface WorkerSetup {
   serviceName: string;
   /** BroadcastChannel name carrying ControlMessages: aborts for `ctx.signal`, checkpoints back. */
   abortChannel: string;
-  /** The RunningTable's buffer: which run each free-lane thread is executing. */
-  running: SharedArrayBuffer;
 }
 
 export interface RunMessage {
   op: 'run';
   taskId: string;
-  /** This run's number (TaskControl.run): aborts name it. */
-  run: number;
-  /** A free-lane run: the thread runs these one at a time, in arrival order, and records the one it runs in the RunningTable. */
-  serial?: true;
   /** The task's acknowledgement number; tags the VRAM the task grows so a crash can return it. */
   seq: number;
   type: string;
@@ -42,6 +36,5 @@ export type WorkerMessage = RunMessage | UnloadMessage;
 /**
  * `checkpoint`: the state the handler saved with ctx.checkpoint() during this run, if any.
  * `loadMs`: how long the type's model took to load in this thread, on the first reply after the load (for the quantum).
- * `runMs`: a serial run's time in its handler, without its wait behind the thread's earlier runs.
  */
-export type WorkerReply = ({ ok: true; value: unknown } | { ok: false; error: TaskError }) & { checkpoint?: { state: unknown }; loadMs?: number; runMs?: number };
+export type WorkerReply = ({ ok: true; value: unknown } | { ok: false; error: TaskError }) & { checkpoint?: { state: unknown }; loadMs?: number };

@@ -5,7 +5,7 @@
  * thread itself died.
  */
 import { BroadcastChannel, MessageChannel, parentPort, threadId, workerData } from 'node:worker_threads';
-import type { ControlMessage, StopReason } from '../actors/task-controls.js';
+import type { ControlMessage } from '../actors/task-controls.js';
 import { pino } from 'pino';
 import { ErrorCode, SchedulerError } from '../errors.js';
 import { gbToMiB } from '../units.js';
@@ -14,7 +14,6 @@ import type { RunMessage, WorkerMessage, WorkerReply, WorkerSetup } from './prot
 import { VramLedger } from './vram-ledger.js';
 import { connectAppCalls, type AppPortMessage } from './app-calls.js';
 import { ProgressReporter } from './progress.js';
-import { RunningTable } from './running-table.js';
 
 const setup = workerData as WorkerSetup;
 const ledger = VramLedger.attach(setup.ledger);
@@ -27,29 +26,14 @@ interface Warm {
   loadMs: number | undefined;
 }
 
-/** ctx.signal of every run in this thread, waiting or running, by run number; the scheduler aborts one by its number. */
-const signals = new Map<number, AbortController>();
-/**
- * Aborts of runs this thread does not hold (yet): the abort and the run travel on different
- * channels, so an abort can come first. Every thread hears every abort, hence the bound; only
- * runs in flight can be aborted, far fewer than this.
- */
-const earlyAborts = new Map<number, StopReason>();
-const EARLY_ABORTS_KEPT = 1024;
+/** ctx.signal of every task running in this thread; the scheduler aborts one by id. */
+const signals = new Map<string, AbortController>();
 const aborts = new BroadcastChannel(setup.abortChannel);
 aborts.onmessage = (event) => {
   const message = (event as { data: ControlMessage }).data;
-  if (message.op !== 'abort') return;
-  const controller = signals.get(message.run);
-  if (controller) return controller.abort(message.reason);
-  earlyAborts.set(message.run, message.reason);
-  if (earlyAborts.size > EARLY_ABORTS_KEPT) earlyAborts.delete(earlyAborts.keys().next().value!);
+  if (message.op === 'abort') signals.get(message.taskId)?.abort(message.reason);
 };
 aborts.unref();
-const running = RunningTable.attach(setup.running);
-
-/** The end of this thread's line of serial (free-lane) runs: each starts when the one before has settled. */
-let serialTail: Promise<unknown> = Promise.resolve();
 
 /** Calls back to the app (progress, follow-up submits): one channel per thread, its far end posted to the pool. */
 const appChannel = new MessageChannel();
@@ -60,46 +44,19 @@ const app = connectAppCalls(appChannel.port1);
 const warm = new Map<string, Promise<Warm>>();
 
 export default function handle(message: WorkerMessage): Promise<WorkerReply> {
-  if (message.op !== 'run') return unload(message.type);
-  const controller = new AbortController();
-  const early = earlyAborts.get(message.run);
-  if (early !== undefined) {
-    earlyAborts.delete(message.run);
-    controller.abort(early);
-  }
-  signals.set(message.run, controller);
-  if (!message.serial) return run(message, controller);
-  const turn = serialTail.then(() => runInTurn(message, controller));
-  serialTail = turn;
-  return turn;
+  return message.op === 'run' ? run(message) : unload(message.type);
 }
 
-/** A serial run's turn: skipped if it was stopped while it waited, else recorded in the RunningTable while its handler runs. */
-async function runInTurn(message: RunMessage, controller: AbortController): Promise<WorkerReply> {
-  if (controller.signal.aborted) {
-    signals.delete(message.run);
-    return failure(ErrorCode.CANCELLED, `stopped (${String(controller.signal.reason)}) before it started`);
-  }
-  running.begin(threadId, message.run);
-  const startedAt = performance.now();
-  try {
-    const reply = await run(message, controller);
-    reply.runMs = performance.now() - startedAt;
-    return reply;
-  } finally {
-    running.end(threadId);
-  }
-}
-
-async function run(message: RunMessage, controller: AbortController): Promise<WorkerReply> {
+async function run(message: RunMessage): Promise<WorkerReply> {
   let ready: Warm;
   try {
     ready = await load(message.type, message.device);
   } catch (error) {
-    signals.delete(message.run);
     return failure(ErrorCode.MODEL_LOAD_FAILED, `Loading the ${message.type} handler failed: ${describe(error)}`);
   }
+  const controller = new AbortController();
   const vram = new TaskLease(message, controller.signal);
+  signals.set(message.taskId, controller);
   let saved: { state: unknown } | undefined;
   const progress = new ProgressReporter((value, info) => void app.progress(message.taskId, value, info));
   const ctx: TaskContext = {
@@ -148,7 +105,7 @@ async function run(message: RunMessage, controller: AbortController): Promise<Wo
   } finally {
     progress.flush();
     vram.releaseAll();
-    signals.delete(message.run);
+    signals.delete(message.taskId);
   }
 }
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Gate } from '../support/gate.js';
-import { capturingLogger, closeAll, fixture, start, tempDir } from '../support/scheduler.js';
+import { closeAll, fixture, start, tempDir } from '../support/scheduler.js';
 
 afterEach(closeAll);
 
@@ -83,26 +83,6 @@ describe('cancel', () => {
     expect(await s.get(sibling.id)).toMatchObject({ attempts: 2, lastError: { code: 'WORKER_CRASHED' } });
     await s.drain();
     expect(s.snapshot().devices[0]!.reservedGb).toBe(0);
-  });
-
-  it("a free-lane task waiting in a stubborn task's thread goes back in line when that thread is terminated, its attempt not spent", async () => {
-    gate = new Gate();
-    const log = capturingLogger('info');
-    const quick = { handler: fixture('echo-handler.mjs'), gpu: false, retries: 0 };
-    const s = await start({ types: { quick, stubborn: { handler: fixture('gated-handler.mjs'), gpu: false } }, freeLaneThreads: 1, cancelGraceMs: 50, logger: log.logger });
-    // Short tasks next to a claim's commit: the lane now hands its thread several at once.
-    await Promise.all(Array.from({ length: 200 }, (_, n) => s.run('quick', { n })));
-    const stubborn = await s.submit('stubborn', { tag: 'stubborn' });
-    await gate.waitForStarted(1);
-    const waiting = await s.submit('quick', { n: 'behind' });
-    const handedOver = new Promise<void>((resolve) => s.on('task:started', (e) => e.id === waiting.id && resolve()));
-    await handedOver;
-    await s.cancel(stubborn.id);
-    expect(await s.wait(stubborn.id)).toMatchObject({ status: 'cancelled' });
-    expect(await s.wait(waiting.id)).toMatchObject({ status: 'succeeded' });
-    expect(await s.get(waiting.id)).toMatchObject({ attempts: 1 });
-    expect(await s.get(waiting.id)).not.toHaveProperty('lastError');
-    expect(log.lines.filter((l) => l.id === waiting.id).map((l) => l.msg)).toEqual(['task was waiting in a worker thread that died: back in line']);
   });
 
   it('cancels through the submit AbortSignal, and refuses a submit whose signal is already aborted', async () => {

@@ -97,22 +97,6 @@ describe('TaskStore', () => {
     expect(interrupted).toEqual([a.id]);
   });
 
-  it('requeue of a run whose handler never started: back at its place in line, its attempt not counted, durably', async () => {
-    let store = openStore();
-    const a = await insert(store);
-    const b = await insert(store);
-    expect(await store.markRunning(a.id, { startedAt: 5000 })).toMatchObject({ attempts: 1 });
-    const entry = await store.requeue(a.id, { unstarted: true });
-    expect(entry).toMatchObject({ id: a.id, seq: a.seq });
-    expect(store.get(a.id)).toMatchObject({ status: 'queued', attempts: 0 });
-    expect(store.get(a.id)).not.toHaveProperty('preemptions');
-    expect(store.get(a.id)).not.toHaveProperty('lastError');
-    store = await reopen(store);
-    const { queued, interrupted } = await store.recover(9000);
-    expect(queued.map((e) => e.id)).toEqual([a.id, b.id]);
-    expect(interrupted).toEqual([]);
-  });
-
   it('insertRunning stores a new task as running in one commit: recovery reports it interrupted, never queued', async () => {
     let store = openStore();
     const { record, entry } = newTask(store);
