@@ -31,16 +31,22 @@ function reading(c: GpuController, own: Map<string, number> | undefined): GpuRea
   return result;
 }
 
-/** `00000000:01:00.0, 1234, 500` lines → MiB used by the pids `ours` accepts, per bus id. */
-export function parseComputeApps(csv: string, ours: (pid: number) => boolean): Map<string, number> {
+/**
+ * `00000000:01:00.0, 1234, 500` lines → MiB used by the pids `ours` accepts, per bus id.
+ * No process rows at all → undefined (no per-process figures): inside a container nvidia-smi
+ * often lists none, and reading that as "we use nothing" would count our own use as foreign.
+ */
+export function parseComputeApps(csv: string, ours: (pid: number) => boolean): Map<string, number> | undefined {
   const own = new Map<string, number>();
+  let rows = 0;
   for (const line of csv.split('\n')) {
     const [bus, linePid, mib] = line.split(',').map((field) => field.trim());
     const id = busId(bus);
-    if (id === undefined || !ours(Number(linePid)) || !Number.isFinite(Number(mib))) continue;
-    own.set(id, (own.get(id) ?? 0) + Number(mib));
+    if (id === undefined || !Number.isFinite(Number(mib))) continue;
+    rows++;
+    if (ours(Number(linePid))) own.set(id, (own.get(id) ?? 0) + Number(mib));
   }
-  return own;
+  return rows === 0 ? undefined : own;
 }
 
 /**

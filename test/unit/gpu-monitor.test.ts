@@ -93,6 +93,13 @@ describe('nvidia-smi compute apps', () => {
     expect(parseComputeApps(csv, (pid) => pid === 42)).toEqual(new Map([['01:00.0', 524], ['41:00.0', 1200]]));
   });
 
+  it('gives no per-process figures when nvidia-smi lists no process rows (inside a container it often lists none)', () => {
+    expect(parseComputeApps('', () => true)).toBeUndefined();
+    expect(parseComputeApps('00000000:01:00.0, 42, [N/A]\n', () => true)).toBeUndefined();
+    // A listed stranger is a real figure: we use nothing there.
+    expect(parseComputeApps('00000000:01:00.0, 7, 900\n', (pid) => pid === 42)).toEqual(new Map());
+  });
+
   it('counts this process and the processes it started (a handler may run its model in a child) as ours', async () => {
     const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
     try {
