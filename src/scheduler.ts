@@ -31,7 +31,7 @@ import type { AnyTasks, TaskInput, TaskMap, TaskName, TaskOutput, TypedTaskId } 
 import { refuseUnlessStartable } from './policy.js';
 import { positionIn, RunTimes, type QueuePosition } from './position.js';
 import { recoverQueued } from './recovery.js';
-import { takeSnapshot, type SchedulerSnapshot } from './snapshot.js';
+import { liveBatches, takeSnapshot, type SchedulerSnapshot } from './snapshot.js';
 import { Retention } from './store/retention.js';
 import { TaskStore, type TaskState } from './store/task-store.js';
 import { checkSubmit, type SubmitOptions, type SubmitReceipt } from './submit.js';
@@ -186,7 +186,7 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
       observations: this.observations,
       batchTypes: () => {
         const byDevice = this.devices.map((): string[] => []);
-        for (const batch of this.snapshot().batches) byDevice[this.devices.findIndex((d) => d.id === batch.device)]?.push(batch.type);
+        for (const batch of liveBatches(this.supervisor.getSnapshot())) byDevice[this.devices.findIndex((d) => d.id === batch.device)]?.push(batch.type);
         return byDevice;
       },
     });
@@ -201,7 +201,7 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
     if (this.config.scheduling.policy === 'safety') {
       const taskType = this.config.types.get(type)!;
       const freeMiB = this.devices.map((d) => this.ledger.free(d.index));
-      refuseUnlessStartable(taskType, Math.max(taskType.vramMiB, vramMiB), this.snapshot().batches, freeMiB);
+      refuseUnlessStartable(taskType, Math.max(taskType.vramMiB, vramMiB), liveBatches(this.supervisor.getSnapshot()), freeMiB);
     }
     const holding = this.admission.holderOf(type, key);
     if (holding) {

@@ -52,11 +52,16 @@ export function takeSnapshot({ supervisor, devices, ledger, queues, typeNames, o
     })),
     queues: depths,
     queuedByPriority: byPriority,
-    batches: Object.values(supervisor.children).map((child) => {
-      const batch = child!.getSnapshot() as { value: unknown; context: BatchContext };
-      const { type, device, leaseMiB, inFlight, started } = batch.context;
-      return { type, device: device.id, vramGb: mibToGb(leaseMiB), running: inFlight, tasks: started, state: String(batch.value) };
-    }),
+    batches: liveBatches(supervisor),
     observed: observations.all(),
   };
+}
+
+/** The snapshot's `batches` alone, for callers that need no more (the safety policy on every submit, the GPU monitor's polls). */
+export function liveBatches(supervisor: SnapshotSources['supervisor']): SchedulerSnapshot['batches'] {
+  return Object.values(supervisor.children).map((child) => {
+    const batch = child!.getSnapshot() as { value: unknown; context: BatchContext };
+    const { type, device, leaseMiB, inFlight, started } = batch.context;
+    return { type, device: device.id, vramGb: mibToGb(leaseMiB), running: inFlight, tasks: started, state: String(batch.value) };
+  });
 }

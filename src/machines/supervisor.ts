@@ -90,7 +90,7 @@ export function createSupervisor(deps: SupervisorDeps) {
             rank,
             headSeq: entry.seq,
             waitedMs: now - entry.queuedAt,
-            needMiB: Math.max(deps.types.get(type)!.vramMiB, entry.vramMiB),
+            needMiB: Math.max(typeConfig.vramMiB, entry.vramMiB),
             yielded: context.yielded.includes(type),
           });
         }

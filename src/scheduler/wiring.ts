@@ -40,8 +40,6 @@ export interface Wiring {
   ledger: VramLedger;
   pools: Pools;
   freeLane: FreeLane;
-  /** GPU types waiting for VRAM after the last dispatch (type → MiB needed). */
-  waitingForVram: Map<string, number>;
   /** Runs one task in its lane; what a submit stored as running at once goes through here. */
   runTask(input: RunTaskInput): Promise<TaskRan>;
   /** Created, not started. */
@@ -95,18 +93,19 @@ export function wire(
     preempted: (record, checkpoint) => hooks.preempted(record, checkpoint),
     broken: (entry, error) => hooks.broken(entry, error),
   };
+  const runTask = (input: RunTaskInput) => executeTask(run, input);
   const freeTypes = [...config.types.values()].filter((t) => !t.gpu);
   const freeLane = new FreeLane({
     queues,
     startable: () => freeTypes.filter((t) => hasFreeRam(t.ramGb)).map((t) => t.name),
     capacity: () => freeSlots.limit,
-    run: (entry) => executeTask(run, { entry, device: undefined }),
+    run: (entry) => runTask({ entry, device: undefined }),
     settled: () => hooks.checkIdle(),
   });
   const batch = createBatchMachine({
     queues,
     ledger,
-    runTask: (input) => executeTask(run, input),
+    runTask,
     unload: (type) => pools.unload(type),
     inFlightLimit: (type) => slots(type).limit,
     wentWarm: () => {
@@ -133,5 +132,5 @@ export function wire(
     }),
     { inspect },
   );
-  return { controls, ledger, pools, freeLane, waitingForVram, runTask: (input) => executeTask(run, input), supervisor };
+  return { controls, ledger, pools, freeLane, runTask, supervisor };
 }
