@@ -10,7 +10,6 @@ import type { SchedulerEvents } from './events.js';
 import type { SchedulerSnapshot } from './snapshot.js';
 import type { TaskResult } from './task.js';
 
-
 /** What the metrics read: a scheduler's events and snapshots. */
 export interface MetricsSource {
   on<E extends keyof SchedulerEvents>(event: E, listener: SchedulerEvents[E]): unknown;
@@ -27,6 +26,15 @@ export function registerMetrics(source: MetricsSource, registry = new Registry()
   const name = (suffix: string) => `${METRIC_PREFIX}${suffix}`;
   /** Task ids running now, by type: an exact count, whatever the lane. */
   const running = new Map<string, Set<string>>();
+  // A scrape collects every gauge in one turn: they share one snapshot.
+  let cached: SchedulerSnapshot | undefined;
+  const snapshot = (): SchedulerSnapshot => {
+    if (cached === undefined) {
+      cached = source.snapshot();
+      queueMicrotask(() => (cached = undefined));
+    }
+    return cached;
+  };
 
   new Gauge({
     name: name('queued_tasks'),
@@ -35,7 +43,7 @@ export function registerMetrics(source: MetricsSource, registry = new Registry()
     registers,
     collect() {
       this.reset();
-      for (const [type, byPriority] of Object.entries(source.snapshot().queuedByPriority)) {
+      for (const [type, byPriority] of Object.entries(snapshot().queuedByPriority)) {
         for (const priority of PRIORITIES) this.set({ type, priority }, byPriority[priority]);
       }
     },
@@ -47,7 +55,7 @@ export function registerMetrics(source: MetricsSource, registry = new Registry()
     registers,
     collect() {
       this.reset();
-      for (const type of Object.keys(source.snapshot().queues)) this.set({ type }, running.get(type)?.size ?? 0);
+      for (const type of Object.keys(snapshot().queues)) this.set({ type }, running.get(type)?.size ?? 0);
     },
   });
   const finished = new Counter({
@@ -78,7 +86,7 @@ export function registerMetrics(source: MetricsSource, registry = new Registry()
       labelNames: ['device'] as const,
       registers,
       collect() {
-        for (const device of source.snapshot().devices) this.set({ device: device.id }, bytesOf(device));
+        for (const device of snapshot().devices) this.set({ device: device.id }, bytesOf(device));
       },
     });
   deviceGauge('device_vram_bytes', 'VRAM capacity per device (+Inf for the unlimited device used when no GPU is found).', (d) => d.vramGb * BYTES_PER_GB);
@@ -91,7 +99,7 @@ export function registerMetrics(source: MetricsSource, registry = new Registry()
     registers,
     collect() {
       this.reset();
-      for (const batch of source.snapshot().batches) this.inc({ type: batch.type, device: batch.device, state: batch.state });
+      for (const batch of snapshot().batches) this.inc({ type: batch.type, device: batch.device, state: batch.state });
     },
   });
   const batchesStarted = new Counter({
@@ -126,6 +134,7 @@ export function registerMetrics(source: MetricsSource, registry = new Registry()
     running.get(type)?.delete(id);
     retried.inc({ type });
   });
+  source.on('task:preempted', ({ id, type }) => running.get(type)?.delete(id)); // back in line until it starts again
   source.on('batch:started', ({ type, device }) => batchesStarted.inc({ type, device }));
   source.on('batch:ended', ({ type, reason }) => batchesEnded.inc({ type, reason }));
   return registry;

@@ -122,4 +122,28 @@ describe('metrics', () => {
       await once(taken, 'close');
     }
   });
+
+  it('counts a preempted task as queued again, not running, while it waits for its turn', async () => {
+    const gate = openGate();
+    const registry = new Registry();
+    const s = await start({
+      metricsRegistry: registry,
+      preemption: true,
+      cancelGraceMs: 200,
+      types: {
+        bulk: { handler: fixture('checkpoint-handler.mjs'), vramGb: 16, preemptible: true },
+        urgent: { handler: fixture('gated-handler.mjs'), vramGb: 16 },
+      },
+    });
+    const preempted = new Promise((resolve) => s.once('task:preempted', resolve));
+    await s.submit('bulk', { tag: 'bulk', step: 1 }, { priority: 'low' });
+    await gate.waitForStarted(1);
+    await s.submit('urgent', { tag: 'urgent' }, { priority: 'high' });
+    await preempted;
+    await gate.waitForStarted(2);
+    const { samples } = parse(await registry.metrics());
+    expect(value(samples, 'vram_scheduler_running_tasks', { type: 'bulk' })).toBe(0);
+    expect(value(samples, 'vram_scheduler_queued_tasks', { type: 'bulk', priority: 'low' })).toBe(1);
+    expect(value(samples, 'vram_scheduler_running_tasks', { type: 'urgent' })).toBe(1);
+  });
 });
