@@ -14,6 +14,7 @@ export async function recoverQueued(store: TaskStore, config: ResolvedConfig, la
   const { queued, interrupted } = await store.recover(Date.now(), (record) => types.get(record.type)?.idempotent === true);
   for (const id of interrupted) logger.warn({ id }, 'task was running when the process stopped: marked failed (INTERRUPTED)');
   const resumed: QueueEntry[] = [];
+  const failing: Promise<unknown>[] = [];
   for (const entry of queued) {
     const type = types.get(entry.type);
     if (!type) {
@@ -25,11 +26,12 @@ export async function recoverQueued(store: TaskStore, config: ResolvedConfig, la
       // Queued forever otherwise, holding up every later task of its type.
       const { code, message } = new BudgetExceedsDevicesError(entry.type, mibToGb(needMiB), mibToGb(largestDeviceMiB));
       logger.warn({ id: entry.id, type: entry.type }, message);
-      await store.finish(entry.id, { status: 'failed', error: { code, message }, finishedAt: Date.now() });
+      failing.push(store.finish(entry.id, { status: 'failed', error: { code, message }, finishedAt: Date.now() })); // all in one commit
       continue;
     }
     resumed.push(entry);
   }
+  await Promise.all(failing);
   if (resumed.length > 0) logger.info({ tasks: resumed.length }, 'resumed queued tasks from the previous run');
   return resumed;
 }
