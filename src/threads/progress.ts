@@ -23,21 +23,24 @@ export class ProgressReporter {
   flush(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    const pending = this.#pending;
-    this.#pending = undefined;
-    if (pending !== undefined) this.send(pending.value, pending.info);
+    this.#sendPending();
   }
 
   /** Holds back reports for one interval; a report held back meanwhile goes out at its end. */
   #arm(): void {
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      const pending = this.#pending;
-      this.#pending = undefined;
-      if (pending === undefined) return;
-      this.send(pending.value, pending.info);
-      this.#arm();
+      if (this.#sendPending()) this.#arm();
     }, PROGRESS_INTERVAL_MS);
     this.#timer.unref();
+  }
+
+  /** Sends the held-back report, if any; says whether there was one. */
+  #sendPending(): boolean {
+    const pending = this.#pending;
+    this.#pending = undefined;
+    if (pending === undefined) return false;
+    this.send(pending.value, pending.info);
+    return true;
   }
 }
