@@ -1,7 +1,7 @@
 // The real-GPU check: `npm run gpu-check` on a machine with an NVIDIA GPU and nvidia-smi
 // (CI has none; the unit tests feed simulated readings instead).
 //   node scripts/gpu-check.mjs [--hold-gb 40] [--json out.json]
-// 1. Detection: the devices the scheduler finds (systeminformation) against nvidia-smi's own rows.
+// 1. Detection: the devices the scheduler finds against nvidia-smi's rows, read here on their own.
 // 2. Foreign use: a python3 + PyTorch process (skipped when there is none) holds --hold-gb of
 //    device 0. The GPU monitor must see it as external, a task that no longer fits must wait,
 //    one that still fits must run, and the waiting task must start once the holder exits.
@@ -14,6 +14,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
+import { computeAppsCsv } from '../dist/gpu/nvidia-smi.js';
 import { createScheduler } from '../dist/index.js';
 import { hasTorch, holdVram, release } from './gpu-check-holder.mjs';
 
@@ -88,7 +89,7 @@ async function foreignUseStep() {
   let large;
   try {
     const external = await until(() => scheduler.snapshot().devices[0].externalGb, (gb) => gb >= holdGb, 15_000);
-    console.log(`nvidia-smi compute apps (holder ${holder.pid}, ours ${process.pid}):\n${computeApps() || '  (none listed)'}`);
+    console.log(`nvidia-smi compute apps (holder ${holder.pid}, ours ${process.pid}):\n${(await computeAppsCsv()).trim() || '  (none listed)'}`);
     check('foreign use seen', external >= holdGb && external < holdGb + 3, `holder keeps ${holdGb} GB; monitor: ${external} GB external after ${ms(heldAt)} ms`);
     large = (await scheduler.submit('large', { step: 'large' })).id;
     const small = (await scheduler.submit('small', { step: 'small' })).id;
@@ -117,6 +118,7 @@ async function childProcessStep() {
   check('its VRAM shows as the type\'s real use', observed !== undefined && observed.peakGb >= CHILD_GB && observed.peakGb <= CHILD_GB + 2, `observed peak ${observed?.peakGb} GB against a ${observed?.leaseGb} GB lease`);
 }
 
+/** The reference: read and parsed here, apart from the scheduler's own nvidia-smi code, so a bug there cannot hide. */
 function nvidiaSmi() {
   let csv;
   try {
@@ -128,10 +130,6 @@ function nvidiaSmi() {
     const [index, name, total, used, bus] = line.split(',').map((field) => field.trim());
     return { index: Number(index), name, totalMiB: Number(total), usedMiB: Number(used), bus };
   });
-}
-
-function computeApps() {
-  return execFileSync('nvidia-smi', ['--query-compute-apps=gpu_bus_id,pid,used_memory', '--format=csv,noheader,nounits'], { encoding: 'utf8' }).trim();
 }
 
 /** Polls `read` every 100 ms until `done(value)`, or throws after `limitMs`. */
