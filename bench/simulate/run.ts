@@ -2,6 +2,7 @@
 import { DEFAULT_SCHEDULING } from '../../dist/scheduling-options.js';
 import { PRIORITIES } from '../../dist/task.js';
 import { quantumOf } from '../../dist/dispatch/quantum.js';
+import { tickMs } from '../../dist/machines/supervisor.js';
 import type { SimContext, Strategy } from './context.js';
 import { EventLoop } from './event-loop.js';
 import { SimLedger } from './ledger.js';
@@ -9,7 +10,7 @@ import { lowerBound, type LowerBound } from './lower-bound.js';
 import type { Cluster, Priority, Trace } from './model.js';
 import { Recorder } from './recorder.js';
 import { max, percentile } from './stats.js';
-import { BatchedStrategy, tickMs, type BatchedOptions } from './strategies/batched.js';
+import { BatchedStrategy, type BatchedOptions } from './strategies/batched.js';
 import { FirstFitStrategy } from './strategies/first-fit.js';
 import { SerialStrategy } from './strategies/serial.js';
 

@@ -227,8 +227,8 @@ function liveBatches(batches: Record<string, string>, children: Record<string, A
   });
 }
 
-/** Half the shortest time-based interval, between 10 ms and 1 s. */
-function tickMs({ agingMs, starvationMs, quantumMs }: Scheduling): number {
+/** How often `idle` looks again while types wait for VRAM: half the shortest time-based interval, between 10 ms and 1 s. The simulated cluster (bench/simulate) uses it too. */
+export function tickMs({ agingMs, starvationMs, quantumMs }: Pick<Scheduling, 'agingMs' | 'starvationMs' | 'quantumMs'>): number {
   const intervals = [agingMs, starvationMs, quantumMs].filter((ms) => ms > 0);
   return intervals.length === 0 ? 1000 : Math.min(1000, Math.max(10, Math.min(...intervals) / 2));
 }

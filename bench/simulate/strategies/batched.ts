@@ -24,7 +24,7 @@
 import { decide, type WaitingType, type WarmBatch } from '../../../dist/dispatch/rule.js';
 import { TaskQueues } from '../../../dist/dispatch/queues.js';
 import { quantumSpent } from '../../../dist/dispatch/quantum.js';
-import { othersWaitFor } from '../../../dist/machines/supervisor.js';
+import { othersWaitFor, tickMs } from '../../../dist/machines/supervisor.js';
 import type { SimContext, Strategy } from '../context.js';
 import type { TaskSpec, TypeSpec } from '../model.js';
 
@@ -265,10 +265,4 @@ export class BatchedStrategy implements Strategy {
       if (generation === this.tickGeneration && this.waitingForVram.size > 0) this.dispatch();
     });
   }
-}
-
-/** The supervisor's tick: half the shortest time-based interval, between 10 ms and 1 s. */
-export function tickMs({ agingMs, starvationMs, quantumMs }: BatchedOptions): number {
-  const intervals = [agingMs, starvationMs, quantumMs].filter((ms) => ms > 0);
-  return intervals.length === 0 ? 1000 : Math.min(1000, Math.max(10, Math.min(...intervals) / 2));
 }
