@@ -171,33 +171,21 @@ console.log(`${options.tasks} tasks, ${options.threads} threads, window ${option
 const rounds = [];
 try {
   for (const cpuMs of options.cpuMs > 0 ? [0, options.cpuMs] : [0]) {
-    const figures = {};
-    for (const [name, make] of Object.entries(CONTENDERS)) {
-      const contender = await make();
-      try {
-        if (options.warmup > 0) await windowed(contender, options.warmup, cpuMs, options.window, false);
-        const { done, capped, wallMs, latencies } = await windowed(contender, options.tasks, cpuMs, options.window, true);
-        figures[name] = { tasksPerSec: Math.round(done / (wallMs / 1000)), tasks: done, capped, wallMs: Math.round(wallMs), latencyMs: percentiles(latencies) };
-      } finally {
-        await contender.close();
-      }
-    }
+    const figures = await eachContender(async (contender) => {
+      if (options.warmup > 0) await windowed(contender, options.warmup, cpuMs, options.window, false);
+      const { done, capped, wallMs, latencies } = await windowed(contender, options.tasks, cpuMs, options.window, true);
+      return { tasksPerSec: Math.round(done / (wallMs / 1000)), tasks: done, capped, wallMs: Math.round(wallMs), latencyMs: percentiles(latencies) };
+    });
     const round = { kind: cpuMs === 0 ? 'no-op' : `${cpuMs} ms CPU`, cpuMsPerTask: cpuMs, window: options.window, figures, ratios: ratios(figures, 'tasksPerSec') };
     rounds.push(round);
     printRound(round);
   }
   if (options.idleTasks > 0) {
-    const figures = {};
-    for (const [name, make] of Object.entries(CONTENDERS)) {
-      const contender = await make();
-      try {
-        await windowed(contender, Math.min(50, options.idleTasks), 0, 1, false);
-        const { latencies } = await windowed(contender, options.idleTasks, 0, 1, true);
-        figures[name] = { tasks: latencies.length, latencyMs: percentiles(latencies) };
-      } finally {
-        await contender.close();
-      }
-    }
+    const figures = await eachContender(async (contender) => {
+      await windowed(contender, Math.min(50, options.idleTasks), 0, 1, false);
+      const { latencies } = await windowed(contender, options.idleTasks, 0, 1, true);
+      return { tasks: latencies.length, latencyMs: percentiles(latencies) };
+    });
     const round = { kind: 'idle (one task at a time)', cpuMsPerTask: 0, window: 1, figures };
     rounds.push(round);
     printRound(round);
@@ -233,6 +221,20 @@ console.log('wrote bench/results/overhead.json and bench/results/overhead.md');
 process.exit(0); // BullMQ's sandbox threads and ioredis sockets may linger past close()
 
 // ---- helpers -------------------------------------------------------------------------------------------
+
+/** Measures each contender in turn on a fresh instance, closed after; returns the figures by name. */
+async function eachContender(measure) {
+  const figures = {};
+  for (const [name, make] of Object.entries(CONTENDERS)) {
+    const contender = await make();
+    try {
+      figures[name] = await measure(contender);
+    } finally {
+      await contender.close();
+    }
+  }
+  return figures;
+}
 
 /**
  * Runs n tasks with at most `window` pending at any moment; returns the start latencies. With `cap`,
