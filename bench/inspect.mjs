@@ -34,6 +34,8 @@ if (args.help) {
   process.exit(0);
 }
 const options = { tasks: Number(args.tasks), rounds: Number(args.rounds), concurrency: Number(args.concurrency), window: Number(args.window) };
+/** Untimed tasks per run before the timed ones: threads started, model loaded. The relay sees them too. */
+const WARMUP_TASKS = 200;
 const handler = new URL('./noop-handler.mjs', import.meta.url);
 const silent = pino({ level: 'silent' });
 const dirs = [];
@@ -57,7 +59,7 @@ async function measure(name) {
   });
   let relayed = 0;
   if (scheduler.inspectorUrl) createWebSocketReceiver({ server: scheduler.inspectorUrl.replace('http', 'ws') }).subscribe(() => relayed++);
-  await windowed(200, scheduler); // warm-up: threads started, model loaded
+  await windowed(WARMUP_TASKS, scheduler);
   const started = performance.now();
   const cpu = process.cpuUsage();
   await windowed(options.tasks, scheduler);
@@ -98,7 +100,7 @@ for (let round = 1; round <= options.rounds; round++) {
     const { tasksPerSecond, cpuUsPerTask, relayed } = await measure(name);
     samples[name].push(tasksPerSecond);
     cpuSamples[name].push(cpuUsPerTask);
-    if (name === 'stately') relayedPerTask.push(relayed / (options.tasks + 200));
+    if (name === 'stately') relayedPerTask.push(relayed / (options.tasks + WARMUP_TASKS));
     console.log(`round ${round} ${name.padEnd(8)} ${tasksPerSecond.toFixed(0)} tasks/s, ${cpuUsPerTask.toFixed(0)} µs CPU/task${name === 'stately' ? `, ${relayed} messages relayed` : ''}`);
   }
 }
