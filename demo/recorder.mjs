@@ -12,16 +12,15 @@ export class Recorder {
     this.batches = [];
     /** The running batch of each type (one at a time per type). */
     this.live = new Map();
-    /** Per task id: type, priority, times (ms since t0), status, its batch, whether it is in flight. */
+    /** Per task id: type, priority, start and end (ms since t0), its batch, whether it is in flight. */
     this.tasks = new Map();
     this.freeLane = [];
     this.vram = new Map(scheduler.snapshot().devices.map((d) => [d.id, []]));
     this.finished = 0;
-    this.retries = 0;
     this.waiters = [];
 
     scheduler.on('task:queued', ({ id, type, priority }) => {
-      if (!this.tasks.has(id)) this.tasks.set(id, { id, type, priority, queuedMs: this.now(), inFlight: false });
+      if (!this.tasks.has(id)) this.tasks.set(id, { type, priority, inFlight: false });
     });
     scheduler.on('batch:started', ({ type, device, vramGb }) => {
       const batch = { n: this.batches.length + 1, type, device, leaseGb: vramGb, startMs: this.now(), endMs: Number.NaN, tasks: 0, busy: [], taskStarts: [], inFlight: 0, done: 0 };
@@ -33,10 +32,7 @@ export class Recorder {
     scheduler.on('task:succeeded', (result) => this.taskEnded(result.id, result.status));
     scheduler.on('task:failed', (result) => this.taskEnded(result.id, result.status));
     scheduler.on('task:cancelled', (result) => this.taskEnded(result.id, result.status));
-    scheduler.on('task:retrying', ({ id }) => {
-      this.retries++;
-      this.attemptEnded(this.tasks.get(id));
-    });
+    scheduler.on('task:retrying', ({ id }) => this.attemptEnded(this.tasks.get(id)));
     scheduler.on('batch:ended', ({ type, tasks, reason }) => {
       const batch = this.live.get(type);
       if (!batch) return;
@@ -70,9 +66,9 @@ export class Recorder {
   }
 
   taskStarted(id, type, device) {
-    const task = this.tasks.get(id) ?? { id, type, priority: 'normal', queuedMs: this.now() };
+    const task = this.tasks.get(id) ?? { type, priority: 'normal' };
     this.tasks.set(id, task);
-    Object.assign(task, { startMs: this.now(), inFlight: true, device });
+    Object.assign(task, { startMs: this.now(), inFlight: true });
     const batch = device === undefined ? undefined : this.live.get(type);
     task.batch = batch;
     if (!batch) return;
@@ -87,7 +83,7 @@ export class Recorder {
     if (!task) return;
     const wasRunning = task.inFlight;
     this.attemptEnded(task);
-    Object.assign(task, { endMs: this.now(), status });
+    task.endMs = this.now();
     if (wasRunning && !task.batch) this.freeLane.push({ type: task.type, startMs: task.startMs, endMs: task.endMs, ok: status === 'succeeded' });
     if (task.mark) task.mark.ok = status === 'succeeded';
     if (task.batch) task.batch.done++;
