@@ -60,6 +60,14 @@ export class Recorder {
     return snapshot;
   }
 
+  /**
+   * The latest batch of `type` to start. The views' listeners run after this recorder's, so
+   * during batch:started it is the batch starting and during batch:ended the batch ending.
+   */
+  latestBatch(type) {
+    return this.batches.findLast((b) => b.type === type);
+  }
+
   /** Resolves once `count` tasks have ended (succeeded, failed or cancelled). */
   whenFinished(count) {
     return this.finished >= count ? Promise.resolve() : new Promise((resolve) => this.waiters.push({ count, resolve }));

@@ -23,13 +23,13 @@ export function barsView({ scheduler, recorder, total }) {
 
   const say = (text) => multibar.log(`${stamp(recorder.now())}  ${text}\n`);
   scheduler.on('batch:started', ({ type }) => {
-    const batch = recorder.live.get(type);
+    const batch = recorder.latestBatch(type);
     say(batchStarted(batch));
     batchBars.set(batch, line(`#${batch.n} ${batch.type} on ${batch.device}`, ''));
     refresh();
   });
   scheduler.on('batch:ended', ({ type }) => {
-    const batch = recorder.batches.findLast((b) => b.type === type);
+    const batch = recorder.latestBatch(type);
     say(batchEnded(batch));
     multibar.remove(batchBars.get(batch));
     batchBars.delete(batch);

@@ -4,8 +4,8 @@ import { batchEnded, batchStarted, queueDepths, reservedVram, stamp, taskFailed 
 
 export function linesView({ scheduler, recorder, total, write = (line) => process.stdout.write(`${line}\n`) }) {
   const say = (text) => write(`${stamp(recorder.now())}  ${text}`);
-  scheduler.on('batch:started', ({ type }) => say(batchStarted(recorder.live.get(type))));
-  scheduler.on('batch:ended', ({ type }) => say(batchEnded(recorder.batches.findLast((b) => b.type === type))));
+  scheduler.on('batch:started', ({ type }) => say(batchStarted(recorder.latestBatch(type))));
+  scheduler.on('batch:ended', ({ type }) => say(batchEnded(recorder.latestBatch(type))));
   scheduler.on('task:failed', (result) => say(taskFailed(result)));
   const status = () => {
     const snapshot = recorder.sample();
