@@ -75,7 +75,7 @@ function quantile(xs, q) {
 }
 
 /** A plain text table: numbers right-aligned, the rest left-aligned. */
-export function table(headers, rows) {
+function table(headers, rows) {
   const cells = [headers, ...rows].map((row) => row.map(String));
   const widths = headers.map((_, c) => Math.max(...cells.map((row) => row[c].length)));
   const numeric = headers.map((_, c) => rows.every((row) => typeof row[c] === 'number' || /^[\d.∞-]+$/.test(String(row[c]))));

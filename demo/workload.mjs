@@ -15,8 +15,6 @@ const KINDS = {
 const BURST_PRIORITIES = [0.03, 0.15, 0.75];
 const LATE_PRIORITIES = [0.2, 0.7, 1];
 
-export const KNOWN_TYPES = Object.keys(KINDS);
-
 /**
  * @param {{ seed: number, count: number, types: string[] }} spec
  * @returns {{ tasks: { type: string, payload: object, priority: 'critical' | 'high' | 'normal' | 'low' }[], burst: number }}

@@ -37,10 +37,6 @@ export class EventLoop {
     }
   }
 
-  get pending(): number {
-    return this.heap.length;
-  }
-
   private push(item: Scheduled): void {
     const heap = this.heap;
     heap.push(item);

@@ -15,7 +15,7 @@ import { FirstFitStrategy } from './strategies/first-fit.js';
 import { SerialStrategy } from './strategies/serial.js';
 
 /** This library with its defaults: priorities, aging, the head-of-line hold, the quantum, keep-alive. */
-export const SCHEDULER_OPTIONS: BatchedOptions = {
+const SCHEDULER_OPTIONS: BatchedOptions = {
   priorityScheduling: DEFAULT_SCHEDULING.priorityScheduling,
   agingMs: DEFAULT_SCHEDULING.agingMs,
   starvationMs: DEFAULT_SCHEDULING.starvationMs,

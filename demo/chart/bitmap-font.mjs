@@ -58,7 +58,7 @@ const GLYPHS = {
 GLYPHS['—'] = GLYPHS['-'];
 GLYPHS['–'] = GLYPHS['-'];
 
-export const GLYPH_WIDTH = 5;
+const GLYPH_WIDTH = 5;
 export const GLYPH_HEIGHT = 7;
 /** Horizontal distance from one character to the next, in font pixels. */
 export const ADVANCE = GLYPH_WIDTH + 1;

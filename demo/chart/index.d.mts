@@ -45,7 +45,4 @@ export interface Chart {
   shapes: Shape[];
 }
 
-export function layoutChart(timeline: Timeline): Chart;
-export function renderSvg(chart: Chart): string;
-export function renderPng(chart: Chart): Buffer;
 export function writeChart(timeline: Timeline, dir: string, name?: string): { svgPath: string; pngPath: string; width: number; height: number };

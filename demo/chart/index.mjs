@@ -6,8 +6,6 @@ import { layoutChart } from './layout.mjs';
 import { renderPng } from './png.mjs';
 import { renderSvg } from './svg.mjs';
 
-export { layoutChart, renderPng, renderSvg };
-
 /** Writes `<dir>/<name>.svg` and `<dir>/<name>.png` (creating dir); returns their paths and the size. */
 export function writeChart(timeline, dir, name = 'timeline') {
   const chart = layoutChart(timeline);

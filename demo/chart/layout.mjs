@@ -18,7 +18,7 @@ const DEVICE_GAP = 22;
 const LANE_TRACK = 7; // free-lane task rows
 const AXIS = 40; // time axis at the bottom
 
-export const COLORS = {
+const COLORS = {
   background: '#ffffff',
   text: '#1f2430',
   muted: '#6b7280',
@@ -35,7 +35,7 @@ const PALETTE = ['#3d6fb6', '#e07b39', '#3f9a5a', '#8461b6', '#279c9a', '#b39022
 
 /**
  * @param {import('./index.mjs').Timeline} timeline
- * @returns {{ width: number, height: number, background: string, shapes: import('./index.mjs').Shape[] }}
+ * @returns {import('./index.mjs').Chart}
  */
 export function layoutChart(timeline) {
   const shapes = [];
@@ -147,7 +147,7 @@ export function layoutChart(timeline) {
 }
 
 /** A colour per type, by its place in `timeline.types` (types it does not list get the last one). */
-export function typeColors(timeline) {
+function typeColors(timeline) {
   return (type) => {
     const i = timeline.types.indexOf(type);
     return PALETTE[(i < 0 ? PALETTE.length - 1 : i) % PALETTE.length];
@@ -188,7 +188,7 @@ function niceStep(ms) {
 }
 
 /** `hex` mixed with white: 0 keeps it, 1 is white. */
-export function lighten(hex, amount) {
+function lighten(hex, amount) {
   const [r, g, b] = parseHex(hex).map((c) => Math.round(c + (255 - c) * amount));
   return `#${[r, g, b].map((c) => c.toString(16).padStart(2, '0')).join('')}`;
 }
