@@ -6,6 +6,7 @@
 // flight, with a tick at each task start (a red bar where a task failed); under it a strip with the device's reserved VRAM over
 // time (a step line over a filled area, 0 at the bottom, the device's capacity at the top).
 // Free-lane tasks (no device, no VRAM) get a thin row of their own at the bottom.
+import { gb as formatGb } from '../view/words.mjs';
 
 const WIDTH = 1200;
 const LEFT = 96; // device labels
@@ -198,4 +199,3 @@ export function parseHex(hex) {
 }
 
 const seconds = (ms) => `${+(ms / 1000).toFixed(1)}`;
-const formatGb = (gb) => (Number.isFinite(gb) ? `${+gb.toFixed(1)}` : '∞');

@@ -1,5 +1,6 @@
 // The phrases both live views print, so the bars and the plain lines say the same things.
 
+/** GB as the demo shows them everywhere (views, summary, chart): one decimal at most, ∞ for no limit. */
 export const gb = (n) => (Number.isFinite(n) ? `${+n.toFixed(1)}` : '∞');
 export const stamp = (ms) => `+${(ms / 1000).toFixed(1).padStart(5)} s`;
 
