@@ -22,7 +22,9 @@ import { makeTasks } from './workload.mjs';
 
 // ---- options ---------------------------------------------------------------------------
 const TYPE_NAMES = Object.keys(CATALOG);
-const describeType = (name, t) => `  ${name.padEnd(11)} ${t.gpu === false ? 'free lane' : `${t.vramGb} GB${t.concurrency ? `, ${t.concurrency} at once` : ''}`}: ${t.about}`;
+/** What a type asks for: its VRAM budget, or the free lane. */
+const budget = (t) => (t.gpu === false ? 'free lane' : `${t.vramGb} GB`);
+const describeType = (name, t) => `  ${name.padEnd(11)} ${budget(t)}${t.concurrency ? `, ${t.concurrency} at once` : ''}: ${t.about}`;
 const program = new Command('npm run demo --')
   .description('Runs a burst of LLM-like tasks on simulated GPUs, shows them live, then prints a summary and draws a chart.')
   .addOption(new Option('--devices <list>', 'simulated GPUs, their VRAM in GB, comma-separated').argParser(gbList).default([24, 16], '24,16'))
@@ -62,7 +64,7 @@ process.once('SIGINT', () => {
 
 // ---- submit, drain --------------------------------------------------------------------------
 const title = `vram-scheduler demo: ${tasks.length} tasks (seed ${args.seed}) on ${devices.map((d) => `${d.id} ${d.vramGb} GB`).join(', ')}`;
-console.log(`${title}\ntypes: ${args.types.map((n) => `${n} ${CATALOG[n].gpu === false ? 'free lane' : `${CATALOG[n].vramGb} GB`}`).join(', ')}\n`);
+console.log(`${title}\ntypes: ${args.types.map((n) => `${n} ${budget(CATALOG[n])}`).join(', ')}\n`);
 view.start();
 const ids = [];
 const refused = new Map(); // "type: CODE" → count; a refused submit writes nothing (e.g. a budget no device can hold)
