@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { TaskRecord } from 'vram-scheduler';
 import { gatePerTest } from '../support/gate.js';
 import { fixture, start, tempDir } from '../support/scheduler.js';

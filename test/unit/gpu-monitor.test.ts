@@ -1,6 +1,6 @@
 /** The GPU monitor: foreign VRAM use is kept out of reserves; a type's real use over its lease is flagged. */
 import { spawn } from 'node:child_process';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ErrorCode, type GpuReading } from 'vram-scheduler';
 import { isOurs, parseComputeApps } from '../../src/gpu/usage.js';
 import { VramLedger } from '../../src/threads/vram-ledger.js';

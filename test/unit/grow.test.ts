@@ -1,5 +1,5 @@
 /** ctx.vram.grow(): waits for VRAM to come free, times out with VRAM_GROW_TIMEOUT, gives up when the task is stopped. */
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ErrorCode } from 'vram-scheduler';
 import { gatePerTest } from '../support/gate.js';
 import { fixture, start } from '../support/scheduler.js';

@@ -2,7 +2,7 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { gatePerTest } from '../support/gate.js';
 import { occupy } from '../support/ports.js';
 import { fixture, start } from '../support/scheduler.js';

@@ -1,5 +1,5 @@
 /** Preemption: urgent work stops preemptible lower-priority batches, which resume from their checkpoints; nothing else is interrupted. */
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { SchedulerEvents } from 'vram-scheduler';
 import { choosePreemption, type RunningBatch } from '../../src/dispatch/preempt.js';
 import { gatePerTest } from '../support/gate.js';

@@ -1,5 +1,5 @@
 /** Handlers call back to the app: ctx.progress (throttled) and ctx.submit (durable, same rules). */
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ErrorCode, type SchedulerEvents } from 'vram-scheduler';
 import { gatePerTest } from '../support/gate.js';
 import { fixture, start } from '../support/scheduler.js';
