@@ -1,13 +1,13 @@
 /** Result retention: finished records are pruned by count and age, oldest first; queued and running work never is. */
 import { open } from 'lmdb';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ErrorCode } from 'vram-scheduler';
 import { TaskStore } from '../../src/store/task-store.js';
 import type { QueueEntry, TaskRecord } from '../../src/task.js';
-import { Gate } from '../support/gate.js';
-import { closeAll, fixture, start, tempDir } from '../support/scheduler.js';
+import { gatePerTest } from '../support/gate.js';
+import { fixture, start, tempDir } from '../support/scheduler.js';
 
-afterEach(closeAll);
+const openGate = gatePerTest();
 
 const echo = { echo: { handler: fixture('echo-handler.mjs'), gpu: false } };
 
@@ -30,21 +30,15 @@ describe('retain', () => {
   });
 
   it('deletes records older than maxAgeMs, but never a queued or running task', async () => {
-    const gate = new Gate();
-    try {
-      const scheduler = await start({ types: { ...echo, held: { handler: fixture('gated-handler.mjs'), vramGb: 20 } }, retain: { maxAgeMs: 100 } });
-      const [done] = await runAll(scheduler, 1);
-      const running = await scheduler.submit('held', { tag: 'running' });
-      const queued = await scheduler.submit('held', { tag: 'queued' });
-      await gate.waitForStarted(1);
-      await vi.waitFor(async () => expect(await exists(scheduler, done!)).toBe(false), { timeout: 5000 });
-      expect((await scheduler.get(running.id)).status).toBe('running');
-      expect((await scheduler.get(queued.id)).status).toBe('queued');
-      gate.releaseAll();
-      await scheduler.drain();
-    } finally {
-      gate.close();
-    }
+    const gate = openGate();
+    const scheduler = await start({ types: { ...echo, held: { handler: fixture('gated-handler.mjs'), vramGb: 20 } }, retain: { maxAgeMs: 100 } });
+    const [done] = await runAll(scheduler, 1);
+    const running = await scheduler.submit('held', { tag: 'running' });
+    const queued = await scheduler.submit('held', { tag: 'queued' });
+    await gate.waitForStarted(1);
+    await vi.waitFor(async () => expect(await exists(scheduler, done!)).toBe(false), { timeout: 5000 });
+    expect((await scheduler.get(running.id)).status).toBe('running');
+    expect((await scheduler.get(queued.id)).status).toBe('queued');
   });
 
   it('prunes at start-up what a lower limit no longer keeps', async () => {
