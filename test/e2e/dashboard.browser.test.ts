@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Gate } from '../support/gate.js';
-import { closeAll, fixture, start, tempDir } from '../support/scheduler.js';
+import { gatePerTest } from '../support/gate.js';
+import { fixture, start, tempDir } from '../support/scheduler.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // No outside network here or in CI: keep chromium from reaching for it.
@@ -18,15 +18,12 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '
 const VIEWPORT = { width: 1200, height: 800 };
 const SCREENSHOT = join('test-output', 'dashboard.png');
 
+const openGate = gatePerTest();
 let browser: BrowserContext | undefined;
-let gate: Gate | undefined;
+// Registered after gatePerTest(), so it runs before it: the browser closes first.
 afterEach(async () => {
   await browser?.close();
   browser = undefined;
-  gate?.releaseAll();
-  gate?.close();
-  gate = undefined;
-  await closeAll();
 });
 
 async function openBrowser(): Promise<BrowserContext> {
@@ -38,7 +35,7 @@ async function openBrowser(): Promise<BrowserContext> {
 
 describe('dashboard in a browser', () => {
   it('shows the running batch, queue depths, the VRAM bar and a failure, live, from its own origin only', async () => {
-    gate = new Gate();
+    const gate = openGate();
     const s = await start({
       devices: [{ id: 'gpu0', vramGb: 24 }, { id: 'gpu1', vramGb: 16 }],
       types: {
