@@ -1,7 +1,28 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { TaskResult, TypeOptions } from 'vram-scheduler';
 import { closeAll, fixture, start } from '../support/scheduler.js';
 
 afterEach(closeAll);
+
+/**
+ * Submits a task whose handler kills its thread, then a plain one of the same type, and checks
+ * what every such death must leave: the first fails with WORKER_CRASHED (the only failure), the
+ * next succeeds, and the lease comes back. Returns the crashed task's result.
+ */
+async function crashThenNext(type: TypeOptions, crashPayload: object): Promise<TaskResult> {
+  const s = await start({ types: { t: type } });
+  const failed: string[] = [];
+  s.on('task:failed', (r) => failed.push(r.error!.code));
+  const crash = await s.submit('t', crashPayload);
+  const next = await s.submit('t', {});
+  const result = await s.wait(crash.id);
+  expect(result).toMatchObject({ status: 'failed', error: { code: 'WORKER_CRASHED' } });
+  expect(await s.wait(next.id)).toMatchObject({ status: 'succeeded', value: 'ok' });
+  await s.drain();
+  expect(failed).toEqual(['WORKER_CRASHED']);
+  expect(s.snapshot().devices[0]!.reservedGb).toBe(0);
+  return result;
+}
 
 describe('faults in handlers and worker threads', () => {
   it('a handler that throws fails its task (HANDLER_ERROR, message kept); the batch goes on', async () => {
@@ -18,31 +39,12 @@ describe('faults in handlers and worker threads', () => {
     ['process.exit in the worker', 'worker-exits.mjs'],
     ['an uncaught error in the worker', 'worker-uncaught.mjs'],
   ])('%s fails the task (WORKER_CRASHED), returns its lease, and the next task runs', async (_name, handler) => {
-    const s = await start({ types: { t: { handler: fixture(handler), vramGb: 2 } } });
-    const failed: string[] = [];
-    s.on('task:failed', (r) => failed.push(r.error!.code));
-    const crash = await s.submit('t', { crash: true });
-    const next = await s.submit('t', {});
-    expect(await s.wait(crash.id)).toMatchObject({ status: 'failed', error: { code: 'WORKER_CRASHED' } });
-    expect(await s.wait(next.id)).toMatchObject({ status: 'succeeded', value: 'ok' });
-    await s.drain();
-    expect(failed).toEqual(['WORKER_CRASHED']);
-    expect(s.snapshot().devices[0]!.reservedGb).toBe(0);
+    await crashThenNext({ handler: fixture(handler), vramGb: 2 }, { crash: true });
   });
 
   it('a handler that allocates without bound ends its thread at maxHeapMb (WORKER_CRASHED), returns its lease, and the next task runs', async () => {
-    const s = await start({ types: { t: { handler: fixture('memory-blowup.mjs'), vramGb: 2, maxHeapMb: 32 } } });
-    const failed: string[] = [];
-    s.on('task:failed', (r) => failed.push(r.error!.code));
-    const blowUp = await s.submit('t', { blowUp: true });
-    const next = await s.submit('t', {});
-    const result = await s.wait(blowUp.id);
-    expect(result).toMatchObject({ status: 'failed', error: { code: 'WORKER_CRASHED' } });
+    const result = await crashThenNext({ handler: fixture('memory-blowup.mjs'), vramGb: 2, maxHeapMb: 32 }, { blowUp: true });
     expect(result.error!.message).toContain('memory limit');
-    expect(await s.wait(next.id)).toMatchObject({ status: 'succeeded', value: 'ok' });
-    await s.drain();
-    expect(failed).toEqual(['WORKER_CRASHED']);
-    expect(s.snapshot().devices[0]!.reservedGb).toBe(0);
   });
 
   it('the smallest maxHeapMb accepted still starts a thread that runs tasks', async () => {
