@@ -31,6 +31,19 @@ async function raw(id: string): Promise<{ state: Record<string, unknown> | undef
   return found;
 }
 
+/**
+ * Writes `old` as an older version of the store did: the payload inside the task record, no
+ * shared structures, no payloads database. `indexes`: the (empty) index databases it already had.
+ */
+async function writeOlderStore(old: TaskRecord, entry: QueueEntry, indexes: ('running' | 'finished')[]): Promise<void> {
+  const root = open({ path: dir, maxDbs: 8 });
+  await root.openDB({ name: 'tasks' }).put(old.id, old);
+  await root.openDB({ name: 'queue' }).put([old.type, 2, old.seq], entry);
+  await root.openDB({ name: 'meta' }).put('seq', 1);
+  for (const name of indexes) await root.openDB({ name }).put('x', true).then(() => root.openDB({ name }).remove('x'));
+  await root.close();
+}
+
 it('keeps the payload out of the state record, and get() and markRunning() put it back', async () => {
   const store = TaskStore.open({ dir });
   const payload = { prompt: 'x'.repeat(1000), n: [1, 2, 3] };
@@ -49,14 +62,8 @@ it('keeps the payload out of the state record, and get() and markRunning() put i
 });
 
 it('moves the payloads of an older store out of its records once; a read-only open before that still sees them', async () => {
-  // An older store: payloads inside the task records, written without shared structures.
   const [old, entry] = task(1, { prompt: 'from before' });
-  const root = open({ path: dir, maxDbs: 8 });
-  await root.openDB({ name: 'tasks' }).put(old.id, old);
-  await root.openDB({ name: 'queue' }).put([old.type, 2, old.seq], entry);
-  await root.openDB({ name: 'meta' }).put('seq', 1);
-  for (const name of ['running', 'finished']) await root.openDB({ name }).put('x', true).then(() => root.openDB({ name }).remove('x'));
-  await root.close();
+  await writeOlderStore(old, entry, ['running', 'finished']);
 
   const reader = TaskStore.openReadOnly({ dir });
   expect(reader.getCommitted('t1')).toEqual(old);
@@ -92,11 +99,7 @@ it('prune deletes a record and its payload together', async () => {
 
 it('a read-only open of a store older than the finished index still reads it', async () => {
   const [old, entry] = task(1, { prompt: 'from before' });
-  const root = open({ path: dir, maxDbs: 8 });
-  await root.openDB({ name: 'tasks' }).put(old.id, old);
-  await root.openDB({ name: 'queue' }).put([old.type, 2, old.seq], entry);
-  await root.openDB({ name: 'meta' }).put('seq', 1);
-  await root.close();
+  await writeOlderStore(old, entry, []);
   const reader = TaskStore.openReadOnly({ dir });
   expect(reader.getCommitted('t1')).toEqual(old);
   await reader.close();
