@@ -90,8 +90,6 @@ interface ModelTask {
   ends: number;
   /** task:started events seen for this id, across restarts. */
   starts: number;
-  /** Its handler saves a checkpoint when preempted. */
-  checkpoint: boolean;
   /** task:preempted events seen, and how many of them had a checkpoint (the handler's `n`). */
   preemptions: number;
   checkpoints: number;
@@ -502,7 +500,7 @@ class SubmitCommand implements fc.AsyncCommand<Model, Real> {
     const largest = Math.max(...model.world.devices.map((d) => mib(d.vramGb)));
     const refusal = needMiB > largest ? 'BUDGET_EXCEEDS_DEVICES' : model.queue(type.name).length >= model.world.maxQueueDepth ? 'QUEUE_FULL' : undefined;
     const growMiB = growGb === undefined ? 0 : mib(growGb);
-    const task: ModelTask = { id: '', tag: `t${++tags}`, type: type.name, priority, ack: 0, needMiB, status: 'queued', ends: 0, starts: 0, timed, growMiB, extraMiB: 0, checkpoint, preemptions: 0, checkpoints: 0, startInFlight: false, leftQueueAt: 0 };
+    const task: ModelTask = { id: '', tag: `t${++tags}`, type: type.name, priority, ack: 0, needMiB, status: 'queued', ends: 0, starts: 0, timed, growMiB, extraMiB: 0, preemptions: 0, checkpoints: 0, startInFlight: false, leftQueueAt: 0 };
     real.submitting = task;
     const options = { priority, ...(vramGb === undefined ? {} : { vramGb }), ...(timed ? { timeoutMs: TIMEOUT_MS } : {}) };
     const payload = { tag: task.tag, ...(growGb === undefined ? {} : { growGb }), ...(ignoreAbort ? { ignoreAbort } : {}), ...(checkpoint ? { checkpoint } : {}) };
