@@ -3,19 +3,19 @@
  * plain lines and the chart's path, and writes the SVG, the PNG and the recording it drew from.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { PNG } from 'pngjs';
 import { expect, it } from 'vitest';
 import type { Timeline } from '../../demo/chart/index.mjs';
+import { tempDir } from '../support/scheduler.js';
 
 const demo = fileURLToPath(new URL('../../demo/demo.mjs', import.meta.url));
 
 it('node demo/demo.mjs --tasks 6 --seed 1 exits 0 and writes timeline.svg, timeline.png and timeline.json', async () => {
-  const out = mkdtempSync(join(tmpdir(), 'vs-demo-run-'));
+  const out = tempDir('vs-demo-run-');
   // execFile: stdout is a pipe, not a TTY, so the demo prints plain lines instead of bars.
   const { stdout } = await promisify(execFile)(process.execPath, [demo, '--tasks', '6', '--seed', '1', '--out', out]);
 
