@@ -1,7 +1,7 @@
 /** Result retention: finished records are pruned by count and age, oldest first; queued and running work never is. */
 import { open } from 'lmdb';
 import { describe, expect, it, vi } from 'vitest';
-import { ErrorCode } from 'vram-scheduler';
+import { ErrorCode, type Scheduler } from 'vram-scheduler';
 import { TaskStore } from '../../src/store/task-store.js';
 import type { QueueEntry, TaskRecord } from '../../src/task.js';
 import { gatePerTest } from '../support/gate.js';
@@ -11,13 +11,13 @@ const openGate = gatePerTest();
 
 const echo = { echo: { handler: fixture('echo-handler.mjs'), gpu: false } };
 
-async function runAll(scheduler: Awaited<ReturnType<typeof start>>, n: number): Promise<string[]> {
+async function runAll(scheduler: Scheduler, n: number): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < n; i++) ids.push((await scheduler.run('echo', { i })).id);
   return ids;
 }
 
-const exists = (scheduler: Awaited<ReturnType<typeof start>>, id: string) =>
+const exists = (scheduler: Scheduler, id: string) =>
   scheduler.get(id).then(() => true, (e: { code?: string }) => (e.code === ErrorCode.TASK_NOT_FOUND ? false : Promise.reject(e)));
 
 describe('retain', () => {
