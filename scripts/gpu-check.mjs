@@ -22,6 +22,7 @@ const { values: args } = parseArgs({ options: { 'hold-gb': { type: 'string', def
 const holdGb = Number(args['hold-gb']);
 const MONITOR_MS = 500;
 const CHILD_GB = 8;
+const TASK_LIMIT_MS = 60_000;
 const checks = [];
 const check = (name, ok, detail) => {
   checks.push({ name, ok, detail });
@@ -93,7 +94,7 @@ async function foreignUseStep() {
     check('foreign use seen', external >= holdGb && external < holdGb + 3, `holder keeps ${holdGb} GB; monitor: ${external} GB external after ${ms(heldAt)} ms`);
     large = (await scheduler.submit('large', { step: 'large' })).id;
     const small = (await scheduler.submit('small', { step: 'small' })).id;
-    const smallResult = await scheduler.wait(small);
+    const smallResult = await finished(small);
     check('a task that fits runs', smallResult.status === 'succeeded', `small (${scheduler.snapshot().devices[0].id}) ${smallResult.status}`);
     // Several monitor polls later the large task must still be waiting for the held VRAM.
     await new Promise((resolve) => setTimeout(resolve, 4 * MONITOR_MS));
@@ -103,7 +104,7 @@ async function foreignUseStep() {
   }
   const releasedAt = performance.now();
   if (large === undefined) return;
-  const result = await scheduler.wait(large);
+  const result = await finished(large);
   const startedAfter = started.has(large) ? Math.round(started.get(large).at - releasedAt) : NaN;
   check('it starts once the VRAM is back', result.status === 'succeeded', `large ${result.status} on ${result.device}, started ${startedAfter} ms after the holder exited (monitor polls every ${MONITOR_MS} ms)`);
 }
@@ -111,7 +112,8 @@ async function foreignUseStep() {
 async function childProcessStep() {
   let maxExternal = 0;
   const sampler = setInterval(() => (maxExternal = Math.max(maxExternal, scheduler.snapshot().devices[0].externalGb)), 100);
-  const result = await scheduler.run('child', { holdGb: CHILD_GB, holdMs: 6 * MONITOR_MS }).finally(() => clearInterval(sampler));
+  const { id } = await scheduler.submit('child', { holdGb: CHILD_GB, holdMs: 6 * MONITOR_MS });
+  const result = await finished(id).finally(() => clearInterval(sampler));
   const observed = scheduler.snapshot().observed.child;
   check('a child process of a handler runs', result.status === 'succeeded', `child ${result.status}`);
   check("its VRAM is not counted as another program's", maxExternal < 1, `external use stayed at most ${maxExternal} GB while the child held ${CHILD_GB} GB`);
@@ -130,6 +132,19 @@ function nvidiaSmi() {
     const [index, name, total, used, bus] = line.split(',').map((field) => field.trim());
     return { index: Number(index), name, totalMiB: Number(total), usedMiB: Number(used), bus };
   });
+}
+
+/** The task's result; after TASK_LIMIT_MS a failed check says where it stands instead of hanging the check. */
+async function finished(id) {
+  let timer;
+  const stuck = new Promise((resolve) => {
+    timer = setTimeout(async () => {
+      const record = await scheduler.get(id);
+      const { batches, devices } = scheduler.snapshot();
+      resolve({ status: `still ${record.status} after ${TASK_LIMIT_MS} ms (progress ${JSON.stringify(record.progress)}, batches ${JSON.stringify(batches)}, external ${devices[0].externalGb} GB)` });
+    }, TASK_LIMIT_MS);
+  });
+  return Promise.race([scheduler.wait(id), stuck]).finally(() => clearTimeout(timer));
 }
 
 /** Polls `read` every 100 ms until `done(value)`, or throws after `limitMs`. */
