@@ -26,7 +26,7 @@ export interface SchedulingOptions {
   /**
    * A batch that has run this long ends at its next task boundary when another type waits for
    * VRAM, instead of running until its queue is empty. It counts from the batch's first finished
-   * task, and lasts at least 9× its model's load time. 0 turns the quantum off.
+   * task, and lasts at least 19× its model's load time. 0 turns the quantum off.
    * @default 60000
    */
   quantumMs?: number;

@@ -88,7 +88,7 @@ export interface RunResult {
 /**
  * The wait the hold and the quantum imply for a type once it is top-ranked: the hold starts after
  * starvationMs; a running batch on a held device yields at its first task boundary past its
- * quantum (quantumMs, or 9× its model load when longer; counted once its load and first task
+ * quantum (quantumMs, or 19× its model load when longer; counted once its load and first task
  * are done), unloads, and the next tick dispatches.
  */
 export function starvationBoundMs(trace: Trace): number {

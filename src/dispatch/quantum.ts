@@ -1,12 +1,14 @@
 /**
  * When a batch has had its turn. The quantum counts from the batch's first finished task (its
  * model was loaded by then) and lasts `quantumMs`, or longer for a model that is slow to load:
- * at least LOAD_AMORTISATION times its load, so a yield spends at most a tenth of the card's
- * time loading models. A pure function: the batch machine and the simulated cluster share it.
+ * at least LOAD_AMORTISATION times its load, so a yield spends at most a twentieth of the
+ * card's time loading models. At 9× (a tenth) the reloads of the types that kept yielding to
+ * each other cost the simulated steady load 5–12% of its makespan (bench/simulate). A pure
+ * function: the batch machine and the simulated cluster share it.
  */
 
 /** A batch runs at least this many times its model's load time before it yields. */
-export const LOAD_AMORTISATION = 9;
+export const LOAD_AMORTISATION = 19;
 
 /** The quantum of a batch whose model took `loadMs` to load. */
 export function quantumOf(quantumMs: number, loadMs: number): number {

@@ -46,7 +46,7 @@ export interface BatchInput {
   /** The type's budget: the lease never shrinks below it while the batch lives. */
   budgetMiB: number;
   concurrency: number;
-  /** After this long of running with its model loaded (from the first task its worker answered; at least 9× the load), yield at a task boundary when another type waits for the VRAM; 0 = never. */
+  /** After this long of running with its model loaded (from the first task its worker answered; at least 19× the load), yield at a task boundary when another type waits for the VRAM; 0 = never. */
   quantumMs: number;
   /** How long the batch stays warm (model loaded, lease held) once its queue is empty; 0 = end at once. */
   keepAliveMs: number;

@@ -8,6 +8,7 @@ import type { SimContext, Strategy } from '../../bench/simulate/context.js';
 import { EventLoop } from '../../bench/simulate/event-loop.js';
 import { SimLedger } from '../../bench/simulate/ledger.js';
 import { lowerBound } from '../../bench/simulate/lower-bound.js';
+import { mostAtOnce, packs } from '../../bench/simulate/packing.js';
 import type { Cluster, TaskSpec, Trace, TypeSpec } from '../../bench/simulate/model.js';
 import { simulate, simulateNamed, REFERENCE_OPTIONS } from '../../bench/simulate/run.js';
 import { BatchedStrategy } from '../../bench/simulate/strategies/batched.js';
@@ -87,17 +88,17 @@ describe('simulated cluster', () => {
       expect(without.waitByPriority.high!.maxMs).toBe(59 * S);
     });
 
-    it('lasts 9× the model load when that is longer than quantumMs, so loads stay a tenth of the card time', () => {
+    it('lasts 19× the model load when that is longer than quantumMs, so loads stay a twentieth of the card time', () => {
       const slow: Trace = {
         workload: 'slow-load',
         types: [type('a', 24_000), quick('b')],
-        tasks: [...repeat(12, 'a', 0, 'normal'), ...repeat(1, 'b', 1 * S, 'high')].map((t, id) => ({ ...t, id })),
+        tasks: [...repeat(24, 'a', 0, 'normal'), ...repeat(1, 'b', 1 * S, 'high')].map((t, id) => ({ ...t, id })),
       };
       const r = run(slow, 30 * S);
-      // a loads for 10 s, so its quantum is 90 s from its first finished task (20 s): it takes tasks
-      // until 100 s, yields at 110 s and unloads for 1 s; b, waiting since 1 s, is taken at 111 s.
+      // a loads for 10 s, so its quantum is 190 s from its first finished task (20 s): it takes tasks
+      // until 200 s, yields at 210 s and unloads for 1 s; b, waiting since 1 s, is taken at 211 s.
       expect(r.batchEnds).toEqual({ yielded: 1, drained: 2 });
-      expect(r.waitByPriority.high!.maxMs).toBe(110 * S);
+      expect(r.waitByPriority.high!.maxMs).toBe(210 * S);
     });
   });
 
@@ -155,6 +156,34 @@ describe('simulated cluster', () => {
     expect(bound.chainMs).toBe(115 * S); // b: arrives at 100 s, loads 10 s, runs 5 s
     expect(bound.vramTimeMs).toBe(115 * S); // from 100 s on: 24 000 MiB × 15 s ÷ 24 000 MiB
     expect(bound.chainType).toBe('b');
+  });
+
+  it('counts packing: types whose budgets cannot all fit at once take turns', () => {
+    // Three 10 GB types on one 24 GB card: two fit at once, never three. Each has 60 s of work.
+    const trace: Trace = {
+      workload: 'crowded',
+      types: [type('a', 10_000), type('b', 10_000), type('c', 10_000)],
+      tasks: tasks(['a', 0, 60 * S], ['b', 0, 60 * S], ['c', 0, 60 * S]),
+    };
+    const bound = lowerBound(trace, oneCard);
+    expect(bound.chainMs).toBe(70 * S); // one load, then 60 s
+    expect(bound.vramTimeMs).toBe(87.5 * S); // 3 × 10 000 MiB × (10 s load + 60 s) ÷ 24 000 MiB
+    expect(bound.packingAtOnce).toBe(2);
+    expect(bound.packingTypes).toEqual(['a', 'b', 'c']);
+    expect(bound.packingMs).toBe(105 * S); // 3 × (10 s load + 60 s) ÷ 2
+    expect(bound.tightMs).toBe(105 * S);
+    expect(bound.makespanMs).toBe(87.5 * S); // the bound leaves packing out
+    // No schedule beats it: two run, the third waits for one of them.
+    expect(simulateNamed(trace, oneCard, 'reference').makespanMs).toBeGreaterThanOrEqual(bound.tightMs);
+  });
+
+  it('finds how many budgets fit at once, each whole on one device', () => {
+    expect(mostAtOnce([10, 10, 10], [24])).toBe(2);
+    expect(mostAtOnce([10, 10, 10], [24, 24])).toBe(3);
+    expect(mostAtOnce([4, 20, 20], [24])).toBe(2); // the 4 and one 20
+    expect(packs([12, 12, 8, 8, 8], [24, 24])).toBe(true); // 12 + 12 | 8 + 8 + 8
+    expect(packs([13, 13, 13], [24, 24])).toBe(false); // fits by sum (39 ≤ 48), not whole
+    expect(mostAtOnce([30], [24, 24])).toBe(0);
   });
 
   it('makes the same trace from the same seed, and another from another seed', () => {
