@@ -114,10 +114,7 @@ export class TaskStore {
     let root: RootDatabase | undefined;
     try {
       // noSubdir: false, or a directory named like `jobs.db` is taken for a file; files as private as the directory.
-      // overlappingSync: false, so a commit is flushed to disk before its promise resolves. lmdb-js's
-      // default on Linux resolves at commit and flushes afterwards: an acknowledged submit, a
-      // "running" mark or a result could then be lost to a power cut or an OS crash.
-      const lmdbOptions: RootDatabaseOptionsWithPath & { permissionsMode: number } = { path: dir, noSubdir: false, maxDbs: 8, permissionsMode: 0o600, overlappingSync: false };
+      const lmdbOptions: RootDatabaseOptionsWithPath & { permissionsMode: number } = { path: dir, noSubdir: false, maxDbs: 8, permissionsMode: 0o600 };
       root = open(lmdbOptions);
       const store = new TaskStore(dir, root);
       openDirs.add(dir);
@@ -146,11 +143,6 @@ export class TaskStore {
       void root?.close();
       throw openError(dir, `LMDB could not open it read-only (${describe(cause)})`, RESTORE_FIX, cause);
     }
-  }
-
-  /** Whether each commit is flushed to disk before its promise resolves. */
-  get flushesOnCommit(): boolean {
-    return (this.#root as { overlappingSync?: boolean }).overlappingSync === false;
   }
 
   /** Next acknowledgement number: monotonic across restarts (persisted by insert). */

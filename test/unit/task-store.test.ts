@@ -56,13 +56,6 @@ function expectStoreError(fn: () => unknown, pathPart: string): void {
 }
 
 describe('TaskStore', () => {
-  it('flushes each commit to disk before its promise resolves (lmdb-js would resolve at commit and flush later)', async () => {
-    const store = openStore();
-    expect(store.flushesOnCommit).toBe(true);
-    await insert(store);
-    expect((await reopen(store)).flushesOnCommit).toBe(true);
-  });
-
   it('reads back an inserted task, before and after its commit', async () => {
     const store = openStore();
     const { record, entry } = newTask(store, 'llm', 'high', { prompt: 'hello', n: [1, 2] });
