@@ -2,9 +2,9 @@
  * When a batch has had its turn. The quantum counts from the batch's first finished task (its
  * model was loaded by then) and lasts `quantumMs`, or longer for a model that is slow to load:
  * at least LOAD_AMORTISATION times its load, so a yield spends at most a twentieth of the
- * card's time loading models. At 9× (a tenth) the reloads of the types that kept yielding to
- * each other cost the simulated steady load 5–12% of its makespan (bench/simulate). A pure
- * function: the batch machine and the simulated cluster share it.
+ * card's time loading models. Going from 9× (a tenth) to 19× shortened the simulated steady
+ * load's makespan by 3–5% (bench/simulate), at the price of longer turns. A pure function: the
+ * batch machine and the simulated cluster share it.
  */
 
 /** A batch runs at least this many times its model's load time before it yields. */
