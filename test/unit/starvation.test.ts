@@ -6,7 +6,7 @@ afterEach(closeAll);
 
 const echo = fixture('echo-handler.mjs');
 const SMALL = ['s1', 's2', 's3', 's4'];
-const STREAM = 800;
+const STREAM = 1_200;
 
 /**
  * Four 2 GB types stream without pause on a 24 GB card (each started task is replaced by a new
