@@ -7,6 +7,7 @@ import type { SimContext, Strategy } from './context.js';
 import { EventLoop } from './event-loop.js';
 import { SimLedger } from './ledger.js';
 import { lowerBound, type LowerBound } from './lower-bound.js';
+import { longestWaitBound, type WaitBound } from './wait-bound.js';
 import type { Cluster, Priority, Trace } from './model.js';
 import { Recorder } from './recorder.js';
 import { max, percentile } from './stats.js';
@@ -82,6 +83,10 @@ export interface RunResult {
   batchEnds: Record<string, number>;
   /** Tasks that waited longer than `starvationBoundMs`. */
   tasksPastBound: number;
+  /** The longest wait of any task in this run. */
+  longestWaitMs: number;
+  /** A wait no one-batch-per-type schedule can avoid on this trace (see wait-bound.ts). */
+  longestWaitBound: WaitBound;
   events: number;
 }
 
@@ -162,6 +167,8 @@ export function simulate(trace: Trace, cluster: Cluster, make: (ctx: SimContext)
     yieldsRewon: recorder.yieldsRewon,
     batchEnds: Object.fromEntries(recorder.batchEnds),
     tasksPastBound: waits.filter((w) => w.ms > pastBound).length,
+    longestWaitMs: max(waits.map((w) => w.ms)),
+    longestWaitBound: longestWaitBound(trace),
     events,
   };
 }

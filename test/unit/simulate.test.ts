@@ -9,6 +9,7 @@ import { EventLoop } from '../../bench/simulate/event-loop.js';
 import { SimLedger } from '../../bench/simulate/ledger.js';
 import { lowerBound } from '../../bench/simulate/lower-bound.js';
 import { mostAtOnce, packs } from '../../bench/simulate/packing.js';
+import { longestWaitBound } from '../../bench/simulate/wait-bound.js';
 import type { Cluster, TaskSpec, Trace, TypeSpec } from '../../bench/simulate/model.js';
 import { simulate, simulateNamed, REFERENCE_OPTIONS } from '../../bench/simulate/run.js';
 import { BatchedStrategy } from '../../bench/simulate/strategies/batched.js';
@@ -184,6 +185,23 @@ describe('simulated cluster', () => {
     expect(packs([12, 12, 8, 8, 8], [24, 24])).toBe(true); // 12 + 12 | 8 + 8 + 8
     expect(packs([13, 13, 13], [24, 24])).toBe(false); // fits by sum (39 ≤ 48), not whole
     expect(mostAtOnce([30], [24, 24])).toBe(0);
+  });
+
+  it('bounds the longest wait from a burst: the shortest tasks first, concurrency at a time, after the load', () => {
+    const trace: Trace = {
+      workload: 'burst',
+      types: [type('a', 12_000), type('b', 12_000, { concurrency: 2 })],
+      // a, one at a time: the last of three is taken once two have run, at least the 10 s load + 2 s + 3 s.
+      // b, two at a time: the last of four once two have run, at least (1 s + 2 s) ÷ 2 after its load.
+      tasks: tasks(['a', 0, 2 * S], ['a', 0, 3 * S], ['a', 0, 4 * S], ['b', 0, 1 * S], ['b', 0, 2 * S], ['b', 0, 5 * S], ['b', 0, 6 * S]),
+    };
+    expect(longestWaitBound(trace)).toEqual({ ms: 15 * S, type: 'a' });
+    // The two types fit side by side and the scheduler takes a's tasks in arrival order (2, 3, 4 s): it meets the bound.
+    expect(simulateNamed(trace, oneCard, 'scheduler').longestWaitMs).toBe(15 * S);
+    // A task taken first delays the others less when it is short: first come, first served is no bound.
+    const fcfsWorse: Trace = { workload: 'order', types: [type('c', 12_000, { loadMs: 0 })], tasks: tasks(['c', 0, 3 * S], ['c', 0, 1 * S]) };
+    expect(longestWaitBound(fcfsWorse).ms).toBe(1 * S);
+    expect(simulateNamed(fcfsWorse, oneCard, 'scheduler').longestWaitMs).toBe(3 * S);
   });
 
   it('makes the same trace from the same seed, and another from another seed', () => {
