@@ -28,9 +28,11 @@ import { pino } from 'pino';
 import { createScheduler } from 'vram-scheduler';
 import { clock } from './work.mjs';
 
-const HELP = `Usage: npm run bench -- [--tasks N] [--threads T] [--window W] [--warmup K] [--cpu-ms MS] [--idle N] [--max-s S] [--only a,b]
+const HELP = `Usage: npm run bench -- [--tasks N] [--repeat R] [--threads T] [--window W] [--warmup K] [--cpu-ms MS] [--idle N] [--max-s S] [--only a,b]
 
-  --tasks N     tasks per contender and round (default 20000)
+  --tasks N     tasks per contender and round (default 10000)
+  --repeat R    times each timed round runs, every contender in turn each time (default 3): the
+                report gives medians, and each ratio's median and range over the repetitions
   --threads T   worker threads / concurrency (default 2)
   --window W    tasks in flight at most (default 1000)
   --warmup K    untimed tasks per contender before each timed run (default 500)
@@ -46,7 +48,8 @@ Writes bench/results/overhead.json and bench/results/overhead.md.`;
 
 const { values: args } = parseArgs({
   options: {
-    tasks: { type: 'string', default: '20000' },
+    tasks: { type: 'string', default: '10000' },
+    repeat: { type: 'string', default: '3' },
     threads: { type: 'string', default: '2' },
     window: { type: 'string', default: '1000' },
     warmup: { type: 'string', default: '500' },
@@ -63,6 +66,7 @@ if (args.help) {
 }
 const options = {
   tasks: int('tasks', 1),
+  repeat: int('repeat', 1),
   threads: int('threads', 1),
   window: int('window', 1),
   warmup: int('warmup', 0),
@@ -167,16 +171,31 @@ const CONTENDERS = Object.fromEntries(
   }).filter(([name, make]) => make && wanted(name)),
 );
 
-console.log(`${options.tasks} tasks, ${options.threads} threads, window ${options.window}, warm-up ${options.warmup}, cap ${options.maxSeconds} s per run; node ${process.version}, ${os.availableParallelism()} CPUs, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
+console.log(`${options.tasks} tasks × ${options.repeat}, ${options.threads} threads, window ${options.window}, warm-up ${options.warmup}, cap ${options.maxSeconds} s per run; node ${process.version}, ${os.availableParallelism()} CPUs, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
 const rounds = [];
 try {
   for (const cpuMs of options.cpuMs > 0 ? [0, options.cpuMs] : [0]) {
-    const figures = await eachContender(async (contender) => {
-      if (options.warmup > 0) await windowed(contender, options.warmup, cpuMs, options.window, false);
-      const { done, capped, wallMs, latencies } = await windowed(contender, options.tasks, cpuMs, options.window, true);
-      return { tasksPerSec: Math.round(done / (wallMs / 1000)), tasks: done, capped, wallMs: Math.round(wallMs), latencyMs: percentiles(latencies) };
-    });
-    const round = { kind: cpuMs === 0 ? 'no-op' : `${cpuMs} ms CPU`, cpuMsPerTask: cpuMs, window: options.window, figures, ratios: ratios(figures, 'tasksPerSec') };
+    // Every contender in turn, R times: a ratio compares contenders of the same repetition.
+    const repetitions = [];
+    for (let r = 0; r < options.repeat; r++) {
+      repetitions.push(
+        await eachContender(async (contender) => {
+          if (options.warmup > 0) await windowed(contender, options.warmup, cpuMs, options.window, false);
+          const { done, capped, wallMs, latencies } = await windowed(contender, options.tasks, cpuMs, options.window, true);
+          return { tasksPerSec: Math.round(done / (wallMs / 1000)), tasks: done, capped, wallMs: Math.round(wallMs), latencyMs: percentiles(latencies) };
+        }),
+      );
+    }
+    const perRepetition = repetitions.map((figures) => ratios(figures, 'tasksPerSec'));
+    const round = {
+      kind: cpuMs === 0 ? 'no-op' : `${cpuMs} ms CPU`,
+      cpuMsPerTask: cpuMs,
+      window: options.window,
+      figures: medianFigures(repetitions),
+      ratios: Object.fromEntries(Object.keys(perRepetition[0]).map((key) => [key, median(perRepetition.map((r) => r[key]))])),
+      ratioRanges: Object.fromEntries(Object.keys(perRepetition[0]).map((key) => [key, [Math.min(...perRepetition.map((r) => r[key])), Math.max(...perRepetition.map((r) => r[key]))]])),
+      repetitions,
+    };
     rounds.push(round);
     printRound(round);
   }
@@ -206,7 +225,7 @@ const report = {
   notes: [
     'tasksPerSec: timed tasks finished / wall time of the timed run (after warm-up); capped: the run hit --max-s first (wallMs = the cap; tasks = those finished by then)',
     'latencyMs: submit call → task code started in its worker thread (shared clock); p50 under a window of W is mostly the wait behind W - 1 tasks',
-    'ratios: tasks/s of each contender ÷ raw-piscina, and ÷ bullmq',
+    'ratios: tasks/s of each contender ÷ raw-piscina, and ÷ bullmq, taken within each repetition; the median over the repetitions (ratioRanges: the lowest and highest); figures: per contender, medians over the repetitions (repetitions: every run)',
     'sched-* write every task to LMDB (submit resolves once committed and flushed; the task is marked running durably before its handler starts; its outcome is committed before wait() resolves)',
     'bullmq runs on redis-server in memory only (no RDB snapshots, no AOF): nothing of it is durable, unlike sched-*',
     'sched-gpu runs its tasks in ONE thread (concurrency T): with CPU-bound work it uses one core, the others use T',
@@ -352,6 +371,27 @@ function ratios(figures, field) {
   return out;
 }
 
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : round3((sorted[mid - 1] + sorted[mid]) / 2);
+}
+
+/** Per contender, the median of each figure over the repetitions (capped if any repetition was). */
+function medianFigures(repetitions) {
+  const out = {};
+  for (const name of Object.keys(repetitions[0])) {
+    const runs = repetitions.map((figures) => figures[name]);
+    out[name] = {
+      tasksPerSec: Math.round(median(runs.map((f) => f.tasksPerSec))),
+      tasks: Math.round(median(runs.map((f) => f.tasks))),
+      capped: runs.some((f) => f.capped),
+      latencyMs: { p50: median(runs.map((f) => f.latencyMs.p50)), p99: median(runs.map((f) => f.latencyMs.p99)) },
+    };
+  }
+  return out;
+}
+
 function percentiles(values) {
   if (values.length === 0) return { p50: null, p99: null, max: null };
   const sorted = Float64Array.from(values).sort();
@@ -365,11 +405,20 @@ function table(round) {
   for (const [name, f] of Object.entries(round.figures)) {
     rows.push(
       timed
-        ? [name, f.tasksPerSec, `${f.tasks}${f.capped ? ' (capped)' : ''}`, round.ratios[`${name} / raw-piscina`] ?? '1', round.ratios[`${name} / bullmq`] ?? (name === 'bullmq' ? '1' : '-'), f.latencyMs.p50, f.latencyMs.p99]
+        ? [name, f.tasksPerSec, `${f.tasks}${f.capped ? ' (capped)' : ''}`, ratioCell(round, name, 'raw-piscina'), ratioCell(round, name, 'bullmq'), f.latencyMs.p50, f.latencyMs.p99]
         : [name, f.tasks, f.latencyMs.p50, f.latencyMs.p99, f.latencyMs.max],
     );
   }
   return rows;
+}
+
+/** A ratio's median, and its range over the repetitions when there were several. */
+function ratioCell(round, name, base) {
+  if (name === base) return '1';
+  const key = `${name} / ${base}`;
+  if (round.ratios[key] === undefined) return '-';
+  const [low, high] = round.ratioRanges[key];
+  return round.repetitions.length > 1 ? `${round.ratios[key]} (${low}–${high})` : String(round.ratios[key]);
 }
 
 function printRound(round) {
@@ -386,8 +435,8 @@ function markdown(report) {
     '',
     `Measured ${report.date.slice(0, 10)} on ${report.platform}, ${report.cpus.count} × ${report.cpus.model ?? 'CPU'}, node ${report.node}` +
       `${report.redis ? `, ${report.redis.split(' ').slice(0, 3).join(' ')}` : ''}; load average at start ${report.loadAverageAtStart.join(' ')}; commit ${report.commit ?? '?'}.`,
-    `${report.options.threads} threads, ${report.options.tasks} tasks per contender and round (cap ${report.options.maxSeconds} s), in-flight window ${report.options.window}.`,
-    'All contenders ran side by side in this one run: compare the ratios, not the absolute rates.',
+    `${report.options.threads} threads, ${report.options.tasks} tasks per contender and round (cap ${report.options.maxSeconds} s), in-flight window ${report.options.window}; each timed round ${report.options.repeat} times, every contender in turn.`,
+    'All contenders ran side by side in this one run: compare the ratios, not the absolute rates. Timed rounds show medians over the repetitions; a ratio is taken within each repetition, then its median (and range) is shown.',
     '',
   ];
   for (const round of report.rounds) {
