@@ -183,7 +183,7 @@ try {
           if (options.warmup > 0) await windowed(contender, options.warmup, cpuMs, options.window, false);
           const { done, capped, wallMs, latencies } = await windowed(contender, options.tasks, cpuMs, options.window, true);
           return { tasksPerSec: Math.round(done / (wallMs / 1000)), tasks: done, capped, wallMs: Math.round(wallMs), latencyMs: percentiles(latencies) };
-        }),
+        }, r),
       );
     }
     const perRepetition = repetitions.map((figures) => ratios(figures, 'tasksPerSec'));
@@ -241,10 +241,15 @@ process.exit(0); // BullMQ's sandbox threads and ioredis sockets may linger past
 
 // ---- helpers -------------------------------------------------------------------------------------------
 
-/** Measures each contender in turn on a fresh instance, closed after; returns the figures by name. */
-async function eachContender(measure) {
+/**
+ * Measures each contender in turn on a fresh instance, closed after; returns the figures by name.
+ * `shift` rotates the order, so over the repetitions no contender always runs first or last.
+ */
+async function eachContender(measure, shift = 0) {
   const figures = {};
-  for (const [name, make] of Object.entries(CONTENDERS)) {
+  const entries = Object.entries(CONTENDERS);
+  const order = [...entries.slice(shift % entries.length), ...entries.slice(0, shift % entries.length)];
+  for (const [name, make] of order) {
     const contender = await make();
     try {
       figures[name] = await measure(contender);
@@ -371,8 +376,10 @@ function ratios(figures, field) {
   return out;
 }
 
+/** The median of the values that are numbers (a run that finished no task has no latencies); null if none. */
 function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
+  const sorted = values.filter((v) => typeof v === 'number').sort((a, b) => a - b);
+  if (sorted.length === 0) return null;
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid] : round3((sorted[mid - 1] + sorted[mid]) / 2);
 }
@@ -436,7 +443,7 @@ function markdown(report) {
     `Measured ${report.date.slice(0, 10)} on ${report.platform}, ${report.cpus.count} × ${report.cpus.model ?? 'CPU'}, node ${report.node}` +
       `${report.redis ? `, ${report.redis.split(' ').slice(0, 3).join(' ')}` : ''}; load average at start ${report.loadAverageAtStart.join(' ')}; commit ${report.commit ?? '?'}.`,
     `${report.options.threads} threads, ${report.options.tasks} tasks per contender and round (cap ${report.options.maxSeconds} s), in-flight window ${report.options.window}; each timed round ${report.options.repeat} times, every contender in turn.`,
-    'All contenders ran side by side in this one run: compare the ratios, not the absolute rates. Timed rounds show medians over the repetitions; a ratio is taken within each repetition, then its median (and range) is shown.',
+    'All contenders ran side by side in this one run: compare the ratios, not the absolute rates. Timed rounds show medians over the repetitions (the contenders in a rotated order each time); a ratio is taken within each repetition, then its median (and range) is shown, so it need not equal the ratio of the median rates. The idle round runs once.',
     '',
   ];
   for (const round of report.rounds) {

@@ -39,7 +39,7 @@ export function markdown(runs: RunResult[], ablations: RunResult[], meta: { date
   }
   lines.push(`- over-reservations (ledger invariant checked after every event, every run): ${targets.overReservations} — ${targets.overReservations === 0 ? 'met' : 'MISSED'}`);
   for (const p of targets.pastStarvationBound) {
-    lines.push(`- ${p.workload} on ${p.cluster}: ${p.tasks} of the scheduler's tasks (reference rule: ${p.referenceTasks}) waited past ${duration(p.boundMs)} (hold 120 s + quantum: 60 s or ${LOAD_AMORTISATION}× the longest load + longest load + longest task + unload + tick); longest wait for a batch turn ${duration(p.longestTurnWaitMs)} — ${p.tasks === 0 ? 'met' : 'MISSED'}${p.unavoidable.ms > p.boundMs ? ` (no schedule can meet it: ${p.unavoidable.type}'s own burst makes one of its tasks wait at least ${duration(p.unavoidable.ms)})` : ''}`);
+    lines.push(`- ${p.workload} on ${p.cluster}: ${p.tasks} of the scheduler's tasks (reference rule: ${p.referenceTasks}) waited past ${duration(p.boundMs)} (hold 120 s + quantum: 60 s or ${LOAD_AMORTISATION}× the longest load + longest load + longest task + unload + tick); longest wait for a batch turn ${duration(p.longestTurnWaitMs)} — ${p.tasks === 0 ? 'met' : 'MISSED'}${p.unavoidable.ms > p.boundMs ? ` (no schedule that runs one batch per type at a time can meet it: ${p.unavoidable.type}'s own burst makes one of its tasks wait at least ${duration(p.unavoidable.ms)})` : ''}`);
   }
   lines.push('', '## All runs', '');
   lines.push('"Longest turn wait": the longest a type had queued work and no batch before its batch started. "Refused starts": starts `decide()` proposed that the ledger refused (the supervisor skips those the same way; not over-reservations).', '');

@@ -7,7 +7,8 @@
  * places: at least (the k − concurrency shortest durations) ÷ concurrency of time. Whatever the
  * order, that last task waited at least that long. (First come, first served is not the
  * shortest longest wait: a short task taken first delays the others less.)
- * Where this exceeds the starvation bound, no schedule keeps every task within it.
+ * Where this exceeds the starvation bound, no such schedule keeps every task within it. (One that
+ * loads several copies of a model takes a burst faster, and is not bound by this.)
  */
 import type { Trace } from './model.js';
 

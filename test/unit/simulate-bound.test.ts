@@ -26,7 +26,7 @@ describe('the tight lower bound', () => {
         for (const strategy of ONE_BATCH_PER_TYPE.filter((s) => workload === 'steady' || s in STRATEGIES)) {
           const r = simulateNamed(trace, cluster, strategy);
           expect(r.makespanMs, `${strategy} on ${workload}/${cluster.name}`).toBeGreaterThanOrEqual(r.lowerBound.tightMs * (1 - EPS));
-          expect(r.longestWaitMs, `${strategy} on ${workload}/${cluster.name}: longest wait`).toBeGreaterThanOrEqual(r.longestWaitBound.ms);
+          expect(r.longestWaitMs, `${strategy} on ${workload}/${cluster.name}: longest wait`).toBeGreaterThanOrEqual(r.longestWaitBound.ms * (1 - EPS));
         }
       }
     }
@@ -74,7 +74,7 @@ describe('the tight lower bound', () => {
         ];
         for (const r of results) {
           expect(r.makespanMs, r.strategy).toBeGreaterThanOrEqual(bound.tightMs * (1 - EPS));
-          expect(r.longestWaitMs, `${r.strategy}: longest wait`).toBeGreaterThanOrEqual(r.longestWaitBound.ms);
+          expect(r.longestWaitMs, `${r.strategy}: longest wait`).toBeGreaterThanOrEqual(r.longestWaitBound.ms * (1 - EPS));
         }
       }),
       { numRuns: runs(300) },
