@@ -51,7 +51,7 @@ export function lowerBound(trace: Trace, cluster: Cluster): LowerBound {
   const chainWork = new Map<string, number>();
   const chains = new Map<string, number>();
   const loadCounted = new Set<string>();
-  const crowded = crowdedSets(trace, cluster);
+  const crowded = crowdedSets(trace, types, cluster);
   let packing = { ms: 0, set: undefined as CrowdedSet | undefined };
   const tasks = trace.tasks;
   for (let i = tasks.length - 1; i >= 0; i--) {
@@ -91,12 +91,9 @@ export function lowerBound(trace: Trace, cluster: Cluster): LowerBound {
 }
 
 /** The candidate sets for the packing bound that cannot all run at once. */
-function crowdedSets(trace: Trace, cluster: Cluster): CrowdedSet[] {
+function crowdedSets(trace: Trace, types: ReadonlyMap<string, TypeSpec>, cluster: Cluster): CrowdedSet[] {
   const work = new Map<string, number>();
-  for (const task of trace.tasks) {
-    const spec = trace.types.find((t) => t.name === task.type)!;
-    work.set(task.type, (work.get(task.type) ?? 0) + task.durationMs / spec.concurrency);
-  }
+  for (const task of trace.tasks) work.set(task.type, (work.get(task.type) ?? 0) + task.durationMs / types.get(task.type)!.concurrency);
   const byNeed = [...trace.types].sort((a, b) => b.vramMiB - a.vramMiB);
   const byWork = [...trace.types].sort((a, b) => (work.get(b.name) ?? 0) - (work.get(a.name) ?? 0));
   const sets = new Map<string, CrowdedSet>();

@@ -87,10 +87,7 @@ export function markdown(runs: RunResult[], ablations: RunResult[], meta: { date
     seen.add(key);
     const b = r.lowerBound;
     const packing = b.packingMs > 0 ? `${duration(b.packingMs)} (${b.packingTypes.join(', ')}: ${b.packingAtOnce})` : '–';
-    const tight = (strategy: string) => {
-      const run = runs.find((x) => x.workload === r.workload && x.cluster === r.cluster && x.strategy === strategy);
-      return run ? (run.makespanMs / b.tightMs).toFixed(2) : '–';
-    };
+    const tight = (strategy: string) => runs.find((x) => x.workload === r.workload && x.cluster === r.cluster && x.strategy === strategy)?.tightRatio.toFixed(2) ?? '–';
     lines.push(`| ${r.workload} | ${r.cluster} | ${duration(b.makespanMs)} | ${duration(b.vramTimeMs)} | ${duration(b.chainMs)} (${b.chainType}) | ${packing} | ${duration(b.tightMs)} | ${tight('scheduler')} | ${tight('reference')} |`);
   }
   return `${lines.join('\n')}\n`;

@@ -21,8 +21,14 @@ export interface WaitBound {
 export function longestWaitBound(trace: Trace): WaitBound {
   let bound: WaitBound = { ms: 0, type: '' };
   for (const spec of trace.types) {
+    /** The durations of the type's tasks, by arrival time. */
     const byArrival = new Map<number, number[]>();
-    for (const task of trace.tasks) if (task.type === spec.name) (byArrival.get(task.arrivalMs) ?? byArrival.set(task.arrivalMs, []).get(task.arrivalMs)!).push(task.durationMs);
+    for (const task of trace.tasks) {
+      if (task.type !== spec.name) continue;
+      const burst = byArrival.get(task.arrivalMs) ?? [];
+      burst.push(task.durationMs);
+      byArrival.set(task.arrivalMs, burst);
+    }
     if (byArrival.size === 0) continue;
     const loadedAt = Math.min(...byArrival.keys()) + spec.loadMs;
     for (const [arrivalMs, durations] of byArrival) {

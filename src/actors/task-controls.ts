@@ -23,8 +23,8 @@ export interface TaskControl {
 
 /**
  * The hard stop of a task's run (Piscina's signal in the free lane, Pools' own listener for a
- * GPU type): a one-listener event target, in place of an AbortController per task (whose signal costs more than the rest of a task's
- * bookkeeping, for a stop that is almost never used).
+ * GPU type): a one-listener event target, in place of an AbortController per task, whose signal
+ * costs more than the rest of a task's bookkeeping, for a stop that is almost never used.
  */
 export class HardStop {
   aborted = false;
