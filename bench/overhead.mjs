@@ -186,14 +186,12 @@ try {
         }, r),
       );
     }
-    const perRepetition = repetitions.map((figures) => ratios(figures, 'tasksPerSec'));
     const round = {
       kind: cpuMs === 0 ? 'no-op' : `${cpuMs} ms CPU`,
       cpuMsPerTask: cpuMs,
       window: options.window,
       figures: medianFigures(repetitions),
-      ratios: Object.fromEntries(Object.keys(perRepetition[0]).map((key) => [key, median(perRepetition.map((r) => r[key]))])),
-      ratioRanges: Object.fromEntries(Object.keys(perRepetition[0]).map((key) => [key, [Math.min(...perRepetition.map((r) => r[key])), Math.max(...perRepetition.map((r) => r[key]))]])),
+      ...medianRatios(repetitions.map((figures) => ratios(figures, 'tasksPerSec'))),
       repetitions,
     };
     rounds.push(round);
@@ -382,6 +380,17 @@ function median(values) {
   if (sorted.length === 0) return null;
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid] : round3((sorted[mid - 1] + sorted[mid]) / 2);
+}
+
+/** Each ratio's median over the repetitions (`ratios`) and its lowest and highest (`ratioRanges`). */
+function medianRatios(perRepetition) {
+  const out = { ratios: {}, ratioRanges: {} };
+  for (const key of Object.keys(perRepetition[0])) {
+    const values = perRepetition.map((r) => r[key]);
+    out.ratios[key] = median(values);
+    out.ratioRanges[key] = [Math.min(...values), Math.max(...values)];
+  }
+  return out;
 }
 
 /** Per contender, the median of each figure over the repetitions (capped if any repetition was). */
