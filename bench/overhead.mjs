@@ -26,6 +26,7 @@ import PQueue from 'p-queue';
 import { Piscina } from 'piscina';
 import { pino } from 'pino';
 import { createScheduler } from 'vram-scheduler';
+import { mainThreadCpuUs, pidCpuUs, processCpuUs } from './cpu-time.mjs';
 import { clock } from './work.mjs';
 
 const HELP = `Usage: npm run bench -- [--tasks N] [--repeat R] [--threads T] [--window W] [--warmup K] [--cpu-ms MS] [--idle N] [--max-s S] [--only a,b]
@@ -123,6 +124,8 @@ async function bullmq(redis) {
   };
   await worker.waitUntilReady();
   return {
+    /** redis-server does BullMQ's queue work in its own process: its CPU counts as BullMQ's. */
+    otherProcessCpuUs: redis.cpuUs,
     async submit(cpuMs) {
       const job = await queue.add('work', { cpuMs }, { removeOnComplete: true, removeOnFail: true });
       return new Promise((resolve, reject) => waiting.set(job.id, { resolve, reject }));
@@ -181,8 +184,9 @@ try {
       repetitions.push(
         await eachContender(async (contender) => {
           if (options.warmup > 0) await windowed(contender, options.warmup, cpuMs, options.window, false);
+          const cpu = cpuMeter(contender);
           const { done, capped, wallMs, latencies } = await windowed(contender, options.tasks, cpuMs, options.window, true);
-          return { tasksPerSec: Math.round(done / (wallMs / 1000)), tasks: done, capped, wallMs: Math.round(wallMs), latencyMs: percentiles(latencies) };
+          return { tasksPerSec: Math.round(done / (wallMs / 1000)), tasks: done, capped, wallMs: Math.round(wallMs), latencyMs: percentiles(latencies), cpuUsPerTask: cpu.perTask(done) };
         }, r),
       );
     }
@@ -227,6 +231,7 @@ const report = {
     'sched-* write every task to LMDB (submit resolves once committed and flushed; the task is marked running durably before its handler starts; its outcome is committed before wait() resolves)',
     'bullmq runs on redis-server in memory only (no RDB snapshots, no AOF): nothing of it is durable, unlike sched-*',
     'sched-gpu runs its tasks in ONE thread (concurrency T): with CPU-bound work it uses one core, the others use T',
+    `cpuUsPerTask: CPU time during the timed run ÷ tasks finished, µs: "all" = every thread of this process (main, workers, LMDB and libuv threads, GC) plus redis-server's for bullmq; "main" = the main thread alone (Linux only, 10 ms ticks). With ${os.availableParallelism()} CPUs, a rate of R tasks/s leaves ${os.availableParallelism()}e6 / R µs of CPU per task: what a contender uses beyond its tasks' own work is what slows it`,
     ...notes,
   ],
   rounds,
@@ -256,6 +261,21 @@ async function eachContender(measure, shift = 0) {
     }
   }
   return figures;
+}
+
+/** Starts counting CPU time (this process's, the main thread's, and a contender's other process's); `perTask(n)` reads it per task, µs. */
+function cpuMeter(contender) {
+  const other = () => contender.otherProcessCpuUs?.() ?? 0;
+  const start = { all: processCpuUs() + other(), main: mainThreadCpuUs() };
+  return {
+    perTask(tasks) {
+      const main = mainThreadCpuUs();
+      return {
+        all: tasks > 0 ? Math.round((processCpuUs() + other() - start.all) / tasks) : null,
+        main: tasks > 0 && main !== undefined && start.main !== undefined ? Math.round((main - start.main) / tasks) : null,
+      };
+    },
+  };
 }
 
 /**
@@ -328,7 +348,7 @@ async function startRedis() {
     await exited;
     clearTimeout(timer);
   };
-  return { port, version, stop };
+  return { port, version, stop, cpuUs: () => pidCpuUs(child.pid) };
 }
 
 function which(command) {
@@ -403,6 +423,7 @@ function medianFigures(repetitions) {
       tasks: Math.round(median(runs.map((f) => f.tasks))),
       capped: runs.some((f) => f.capped),
       latencyMs: { p50: median(runs.map((f) => f.latencyMs.p50)), p99: median(runs.map((f) => f.latencyMs.p99)) },
+      cpuUsPerTask: { all: median(runs.map((f) => f.cpuUsPerTask.all)), main: median(runs.map((f) => f.cpuUsPerTask.main)) },
     };
   }
   return out;
@@ -417,11 +438,11 @@ function percentiles(values) {
 
 function table(round) {
   const timed = round.figures[Object.keys(round.figures)[0]]?.tasksPerSec !== undefined;
-  const rows = [timed ? ['contender', 'tasks/s', 'tasks', '÷ raw-piscina', '÷ bullmq', 'p50 ms', 'p99 ms'] : ['contender', 'tasks', 'p50 ms', 'p99 ms', 'max ms']];
+  const rows = [timed ? ['contender', 'tasks/s', 'tasks', '÷ raw-piscina', '÷ bullmq', 'p50 ms', 'p99 ms', 'CPU µs/task', 'main thread µs/task'] : ['contender', 'tasks', 'p50 ms', 'p99 ms', 'max ms']];
   for (const [name, f] of Object.entries(round.figures)) {
     rows.push(
       timed
-        ? [name, f.tasksPerSec, `${f.tasks}${f.capped ? ' (capped)' : ''}`, ratioCell(round, name, 'raw-piscina'), ratioCell(round, name, 'bullmq'), f.latencyMs.p50, f.latencyMs.p99]
+        ? [name, f.tasksPerSec, `${f.tasks}${f.capped ? ' (capped)' : ''}`, ratioCell(round, name, 'raw-piscina'), ratioCell(round, name, 'bullmq'), f.latencyMs.p50, f.latencyMs.p99, f.cpuUsPerTask.all ?? '-', f.cpuUsPerTask.main ?? '-']
         : [name, f.tasks, f.latencyMs.p50, f.latencyMs.p99, f.latencyMs.max],
     );
   }

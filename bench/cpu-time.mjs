@@ -1,0 +1,33 @@
+// CPU time a contender spends, for bench/overhead.mjs: where a throughput ratio's gap goes.
+import { readFileSync } from 'node:fs';
+
+/** CPU time of this whole process (every thread: main, workers, LMDB's and libuv's, GC), µs. */
+export function processCpuUs() {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+}
+
+/** CPU time of the main thread, µs; undefined where /proc is missing (not Linux). 10 ms resolution. */
+export function mainThreadCpuUs() {
+  return procCpuUs(`/proc/self/task/${process.pid}/stat`);
+}
+
+/** CPU time of another process (redis-server), µs; undefined where /proc is missing or it has exited. */
+export function pidCpuUs(pid) {
+  return procCpuUs(`/proc/${pid}/stat`);
+}
+
+/** Linux's clock ticks per second for /proc times (USER_HZ: 100 on every Linux ABI). */
+const TICKS_PER_SECOND = 100;
+
+function procCpuUs(file) {
+  let stat;
+  try {
+    stat = readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // Fields after the command name (which may hold spaces) ends with ')': utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / TICKS_PER_SECOND;
+}
