@@ -3,7 +3,7 @@
  * detection), and our own share from `nvidia-smi --query-compute-apps` (every worker thread is
  * this process; a handler's child processes count as ours too), so others' use can be told apart.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { gpuControllers, systemProbe, type GpuController } from './detect.js';
 import { computeAppsCsv } from './nvidia-smi.js';
 
@@ -19,49 +19,73 @@ export type GpuUsageSource = () => Promise<readonly (GpuReading | undefined)[]>;
 /** The default source for detected GPUs. */
 export async function systemUsage(): Promise<(GpuReading | undefined)[]> {
   const controllers = gpuControllers(await systemProbe());
-  const own = await computeAppsCsv().then((csv) => parseComputeApps(csv, isOurs)).catch(() => undefined);
-  return controllers.map((c) => reading(c, own));
+  const apps = await computeAppsCsv().then((csv) => parseComputeApps(csv, ownerOf)).catch(() => undefined);
+  return readingsOf(controllers, apps);
 }
 
-function reading(c: GpuController, own: Map<string, number> | undefined): GpuReading | undefined {
+/** Each controller's reading, with our share where nvidia-smi's process rows tell it. */
+export function readingsOf(controllers: readonly GpuController[], apps: ComputeApps | undefined): (GpuReading | undefined)[] {
+  return controllers.map((c) => reading(c, apps));
+}
+
+function reading(c: GpuController, apps: ComputeApps | undefined): GpuReading | undefined {
   if (typeof c.memoryUsed !== 'number' || !Number.isFinite(c.memoryUsed)) return undefined;
   const bus = busId(c.busAddress ?? c.pciBus);
   const result: GpuReading = { usedMiB: Math.max(0, Math.round(c.memoryUsed)) };
-  if (own !== undefined && bus !== undefined) result.ownMiB = own.get(bus) ?? 0;
+  if (apps !== undefined && bus !== undefined && !apps.unseen.has(bus)) result.ownMiB = apps.own.get(bus) ?? 0;
   return result;
 }
 
+/** Per bus id: the MiB our processes use, and the devices with a row whose process we cannot see. */
+export interface ComputeApps {
+  own: Map<string, number>;
+  unseen: Set<string>;
+}
+
 /**
- * `00000000:01:00.0, 1234, 500` lines → MiB used by the pids `ours` accepts, per bus id.
+ * `00000000:01:00.0, 1234, 500` lines → MiB used by the pids `ownerOf` calls ours, per bus id.
  * No process rows at all → undefined (no per-process figures): inside a container nvidia-smi
  * often lists none, and reading that as "we use nothing" would count our own use as foreign.
+ * For the same reason a device with a row whose pid is `unseen` (nvidia-smi may give pids of
+ * another pid namespace, the host's) has no per-process figure either.
  */
-export function parseComputeApps(csv: string, ours: (pid: number) => boolean): Map<string, number> | undefined {
-  const own = new Map<string, number>();
+export function parseComputeApps(csv: string, ownerOf: (pid: number) => Owner): ComputeApps | undefined {
+  const apps: ComputeApps = { own: new Map(), unseen: new Set() };
   let rows = 0;
   for (const line of csv.split('\n')) {
     const [bus, linePid, mib] = line.split(',').map((field) => field.trim());
     const id = busId(bus);
     if (id === undefined || !Number.isFinite(Number(mib))) continue;
     rows++;
-    if (ours(Number(linePid))) own.set(id, (own.get(id) ?? 0) + Number(mib));
+    const owner = ownerOf(Number(linePid));
+    if (owner === 'ours') apps.own.set(id, (apps.own.get(id) ?? 0) + Number(mib));
+    else if (owner === 'unseen') apps.unseen.add(id);
   }
-  return rows === 0 ? undefined : own;
+  return rows === 0 ? undefined : apps;
 }
 
+/** Whose a GPU process is: this process's (itself or one it started), a stranger's, or one this pid namespace cannot see. */
+export type Owner = 'ours' | 'foreign' | 'unseen';
+
+/** Where /proc is missing (not Linux) no ancestry can be read: only this process counts as ours. */
+const hasProc = existsSync('/proc/self/stat');
+
 /**
- * This process, or one it started: a handler may run its model in a child process (a
- * llama.cpp server, a Python script), and that VRAM is held under its task's lease, not by a
- * stranger. Ancestry is read from /proc; where there is none, only this process counts.
+ * A handler may run its model in a child process (a llama.cpp server, a Python script): that
+ * VRAM is held under its task's lease, not by a stranger. Ancestry is read from /proc. A pid
+ * with no /proc entry is `unseen`: it lives in another pid namespace (a container shown the
+ * host's pids), or it has just exited.
  */
-export function isOurs(pid: number): boolean {
+export function ownerOf(pid: number): Owner {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return 'unseen'; // nvidia-smi printed no usable pid
+  if (!hasProc) return pid === process.pid ? 'ours' : 'foreign';
   for (let current = pid, hops = 0; current > 1 && hops < 64; hops++) {
-    if (current === process.pid) return true;
+    if (current === process.pid) return 'ours';
     const parent = parentOf(current);
-    if (parent === undefined) return false;
+    if (parent === undefined) return hops === 0 ? 'unseen' : 'foreign';
     current = parent;
   }
-  return false;
+  return 'foreign';
 }
 
 function parentOf(pid: number): number | undefined {

@@ -2,7 +2,8 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it, vi } from 'vitest';
 import { ErrorCode, type GpuReading } from 'vram-scheduler';
-import { isOurs, parseComputeApps } from '../../src/gpu/usage.js';
+import type { GpuController } from '../../src/gpu/detect.js';
+import { ownerOf, parseComputeApps, readingsOf, type Owner } from '../../src/gpu/usage.js';
 import { VramLedger } from '../../src/threads/vram-ledger.js';
 import { gatePerTest } from '../support/gate.js';
 import { capturingLogger, fixture, start } from '../support/scheduler.js';
@@ -88,25 +89,39 @@ describe('ledger external use', () => {
 });
 
 describe('nvidia-smi compute apps', () => {
+  /** pid 42 is ours, 7 a stranger's; any other pid is not in our pid namespace. */
+  const owner = (pid: number): Owner => (pid === 42 ? 'ours' : pid === 7 ? 'foreign' : 'unseen');
+
   it("sums this process's rows per bus id, whatever the bus id's width", () => {
     const csv = ['00000000:01:00.0, 42, 500', '00000000:01:00.0, 7, 900', '00000000:41:00.0, 42, 1200', '01:00.0, 42, 24', 'garbage', ''].join('\n');
-    expect(parseComputeApps(csv, (pid) => pid === 42)).toEqual(new Map([['01:00.0', 524], ['41:00.0', 1200]]));
+    expect(parseComputeApps(csv, owner)).toEqual({ own: new Map([['01:00.0', 524], ['41:00.0', 1200]]), unseen: new Set() });
   });
 
   it('gives no per-process figures when nvidia-smi lists no process rows (inside a container it often lists none)', () => {
-    expect(parseComputeApps('', () => true)).toBeUndefined();
-    expect(parseComputeApps('00000000:01:00.0, 42, [N/A]\n', () => true)).toBeUndefined();
+    expect(parseComputeApps('', owner)).toBeUndefined();
+    expect(parseComputeApps('00000000:01:00.0, 42, [N/A]\n', owner)).toBeUndefined();
     // A listed stranger is a real figure: we use nothing there.
-    expect(parseComputeApps('00000000:01:00.0, 7, 900\n', (pid) => pid === 42)).toEqual(new Map());
+    expect(parseComputeApps('00000000:01:00.0, 7, 900\n', owner)).toEqual({ own: new Map(), unseen: new Set() });
   });
 
-  it('counts this process and the processes it started (a handler may run its model in a child) as ours', async () => {
+  it("gives no per-process figure for a device listing a pid we cannot see (a container shown the host's pids): our own use must not count as foreign", () => {
+    const csv = ['00000000:01:00.0, 31337, 9000', '00000000:01:00.0, 7, 900', '00000000:41:00.0, 42, 1200'].join('\n');
+    const apps = parseComputeApps(csv, owner);
+    expect(apps).toEqual({ own: new Map([['41:00.0', 1200]]), unseen: new Set(['01:00.0']) });
+    const cards = [{ busAddress: '00000000:01:00.0', memoryUsed: 9900 }, { busAddress: '00000000:41:00.0', memoryUsed: 1200 }, { busAddress: '00000000:81:00.0', memoryUsed: 0 }] satisfies GpuController[];
+    // The first card falls back to the monitor's estimate (no ownMiB); the others are read as they are.
+    expect(readingsOf(cards, apps)).toEqual([{ usedMiB: 9900 }, { usedMiB: 1200, ownMiB: 1200 }, { usedMiB: 0, ownMiB: 0 }]);
+  });
+
+  it('counts this process and the processes it started (a handler may run its model in a child) as ours; a pid with no /proc entry as unseen', async () => {
     const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
     try {
-      expect(isOurs(process.pid)).toBe(true);
-      expect(isOurs(child.pid!)).toBe(true);
-      expect(isOurs(1)).toBe(false);
-      expect(isOurs(process.ppid)).toBe(false);
+      expect(ownerOf(process.pid)).toBe('ours');
+      expect(ownerOf(child.pid!)).toBe('ours');
+      expect(ownerOf(1)).toBe('foreign');
+      expect(ownerOf(process.ppid)).toBe('foreign');
+      expect(ownerOf(2 ** 22 + 1)).toBe('unseen'); // above Linux's pid_max: no such process here
+      expect(ownerOf(Number.NaN)).toBe('unseen');
     } finally {
       child.kill();
     }
