@@ -1,0 +1,190 @@
+// `npm run bench:profile`: where the scheduler's main thread spends its time per task.
+//
+// The same tasks as bench/overhead.mjs (its handler, an in-flight window of W, T threads) go through
+// this scheduler while V8's sampling profiler records the main thread, for the timed run only (not
+// start-up or warm-up). Each sample's time goes to the nearest frame on its stack that has a source
+// file, so a native call (Piscina's postMessage, an LMDB read) counts for the library that made it.
+// Areas: this package (dist/), LMDB and msgpack, Piscina, XState, other libraries, Node's own code,
+// the bench's driver, GC, native work with no JS frame ("program") and idle (waiting in the event loop).
+// Rounds: free lane no-op, free lane --cpu-ms, one GPU type no-op. Writes bench/results/profile.{json,md}.
+import { Session } from 'node:inspector/promises';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { createScheduler } from 'vram-scheduler';
+import { mainThreadCpuUs, processCpuUs } from './cpu-time.mjs';
+
+const { values: args } = parseArgs({
+  options: {
+    tasks: { type: 'string', default: '20000' },
+    threads: { type: 'string', default: '2' },
+    window: { type: 'string', default: '1000' },
+    'cpu-ms': { type: 'string', default: '1' },
+    'interval-us': { type: 'string', default: '200' },
+  },
+});
+const options = { tasks: Number(args.tasks), threads: Number(args.threads), window: Number(args.window), cpuMs: Number(args['cpu-ms']), intervalUs: Number(args['interval-us']) };
+for (const [name, value] of Object.entries(options)) {
+  if (!Number.isSafeInteger(value) || value < (name === 'cpuMs' ? 0 : 1)) throw new Error(`--${name}: expected a whole number, got ${value}`);
+}
+
+const handler = new URL('./noop-handler.mjs', import.meta.url);
+const packageDist = new URL('../dist/', import.meta.url).href;
+const self = import.meta.url;
+
+/** Area of a source file, by its URL. */
+function areaOf(url) {
+  if (url.startsWith(packageDist)) return 'scheduler (this package)';
+  if (url === self) return 'bench driver';
+  if (/\/node_modules\/(lmdb|msgpackr|ordered-binary)\//.test(url)) return 'LMDB and msgpack';
+  if (url.includes('/node_modules/piscina/')) return 'Piscina';
+  if (url.includes('/node_modules/xstate/')) return 'XState';
+  if (url.includes('/node_modules/')) return 'other libraries';
+  if (url === 'node:inspector') return PROFILER;
+  if (url.startsWith('node:')) return 'Node internals';
+  return 'other';
+}
+
+const PROFILER = 'the profiler';
+const SPECIAL = { '(garbage collector)': 'GC', '(idle)': 'idle', '(program)': 'program (native, no JS frame)', '(root)': 'program (native, no JS frame)' };
+
+/**
+ * Self time per area and per function (µs), each sample charged to the nearest frame with a source
+ * file. Samples in node:inspector (the profiler's own stop call) are left out.
+ */
+function attribute(profile) {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parent = new Map();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const owner = new Map(); // node id → { area, fn }
+  const ownerOf = (id) => {
+    let found = owner.get(id);
+    if (found) return found;
+    const frame = byId.get(id).callFrame;
+    if (SPECIAL[frame.functionName] && !frame.url) found = { area: SPECIAL[frame.functionName], fn: frame.functionName };
+    else if (frame.url) found = { area: areaOf(frame.url), fn: `${frame.functionName || '(anonymous)'} ${frame.url.replace(/^.*\/(node_modules|dist|bench)\//, '$1/')}:${frame.lineNumber + 1}` };
+    else found = parent.has(id) ? ownerOf(parent.get(id)) : { area: SPECIAL['(program)'], fn: frame.functionName };
+    owner.set(id, found);
+    return found;
+  };
+  const areas = new Map();
+  const functions = new Map();
+  profile.samples.forEach((id, i) => {
+    const us = profile.timeDeltas[i] ?? 0;
+    const { area, fn } = ownerOf(id);
+    if (area === PROFILER) return;
+    areas.set(area, (areas.get(area) ?? 0) + us);
+    functions.set(fn, (functions.get(fn) ?? 0) + us);
+  });
+  return { areas, functions };
+}
+
+async function round(name, lane, cpuMs, tasks) {
+  const dataDir = mkdtempSync(join(os.tmpdir(), 'vram-scheduler-profile-'));
+  const s = await createScheduler({
+    dataDir,
+    logger: pino({ level: 'silent' }),
+    maxQueueDepth: options.window * 2,
+    freeLaneThreads: options.threads,
+    devices: [{ id: 'gpu0', vramGb: 24 }],
+    types: { work: lane === 'gpu' ? { handler, vramGb: 1, concurrency: options.threads } : { handler, gpu: false } },
+  });
+  const run = async (n) => {
+    let submitted = 0;
+    const one = async () => {
+      while (submitted < n) {
+        submitted++;
+        const { id } = await s.submit('work', { cpuMs });
+        const result = await s.wait(id);
+        if (result.status !== 'succeeded') throw new Error(`task ${id} ${result.status}: ${result.error?.message}`);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(options.window, n) }, one));
+  };
+  try {
+    await run(Math.min(2000, tasks)); // warm-up: threads started, code compiled
+    const session = new Session();
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.setSamplingInterval', { interval: options.intervalUs });
+    await session.post('Profiler.start');
+    const cpu = { all: processCpuUs(), main: mainThreadCpuUs() };
+    const started = performance.now();
+    await run(tasks);
+    const wallMs = performance.now() - started;
+    const { profile } = await session.post('Profiler.stop');
+    const mainUs = mainThreadCpuUs();
+    const allUs = processCpuUs() - cpu.all;
+    session.disconnect();
+    const { areas, functions } = attribute(profile);
+    const sampledUs = [...areas.values()].reduce((a, b) => a + b, 0);
+    const perTask = (us) => Math.round((us / tasks) * 10) / 10;
+    const sorted = (map, limit) => [...map].sort((a, b) => b[1] - a[1]).slice(0, limit).map(([key, us]) => ({ name: key, usPerTask: perTask(us), share: Math.round((us / sampledUs) * 1000) / 10 }));
+    return {
+      name,
+      lane,
+      cpuMs,
+      tasks,
+      tasksPerSec: Math.round(tasks / (wallMs / 1000)),
+      cpuUsPerTask: { all: perTask(allUs), main: mainUs === undefined || cpu.main === undefined ? null : perTask(mainUs - cpu.main) },
+      sampledUsPerTask: perTask(sampledUs),
+      areas: sorted(areas, Infinity).filter((area) => area.usPerTask > 0),
+      topFunctions: sorted(functions, 15),
+    };
+  } finally {
+    await s.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+console.log(`profiling the main thread: ${options.tasks} tasks a round, ${options.threads} threads, window ${options.window}; node ${process.version}, ${os.availableParallelism()} CPUs`);
+const rounds = [];
+rounds.push(await round('free lane, no-op', 'free', 0, options.tasks));
+if (options.cpuMs > 0) rounds.push(await round(`free lane, ${options.cpuMs} ms CPU`, 'free', options.cpuMs, Math.max(1, Math.round(options.tasks / (5 * options.cpuMs)))));
+rounds.push(await round('one GPU type, no-op', 'gpu', 0, options.tasks));
+for (const r of rounds) printRound(r);
+
+const report = {
+  date: new Date().toISOString(),
+  node: process.version,
+  platform: `${os.platform()} ${os.arch()}`,
+  cpus: { count: os.cpus().length, model: os.cpus()[0]?.model },
+  loadAverageAtStart: os.loadavg().map((l) => Math.round(l * 100) / 100),
+  options,
+  notes: [
+    'areas and topFunctions: the main thread\'s sampled time during the timed run ÷ tasks, µs, and its share of the sampled time; a sample counts for the nearest frame on its stack with a source file (a native call counts for the library that made it)',
+    'idle: the main thread waited in the event loop; program: native work with no JS frame on the stack; the profiler itself adds some time everywhere',
+    'cpuUsPerTask: CPU time ÷ tasks over the same run, µs: all = every thread of the process; main = the main thread (Linux only, 10 ms ticks)',
+  ],
+  rounds,
+};
+const out = fileURLToPath(new URL('./results/', import.meta.url));
+mkdirSync(out, { recursive: true });
+writeFileSync(join(out, 'profile.json'), `${JSON.stringify(report, null, 2)}\n`);
+writeFileSync(join(out, 'profile.md'), markdown(report));
+console.log('wrote bench/results/profile.json and bench/results/profile.md');
+
+function printRound(r) {
+  console.log(`\n${r.name}: ${r.tasksPerSec} tasks/s; CPU µs/task ${r.cpuUsPerTask.all} (main thread ${r.cpuUsPerTask.main ?? '-'}); main thread sampled ${r.sampledUsPerTask} µs/task`);
+  for (const a of r.areas) console.log(`  ${String(a.usPerTask).padStart(7)} µs/task ${String(a.share).padStart(5)}%  ${a.name}`);
+}
+
+function markdown(report) {
+  const lines = [
+    '# Where the main thread\'s time goes, per task',
+    '',
+    `Measured ${report.date.slice(0, 10)} on ${report.platform}, ${report.cpus.count} × ${report.cpus.model ?? 'CPU'}, node ${report.node}; load average at start ${report.loadAverageAtStart.join(' ')}.`,
+    `${report.options.threads} threads, in-flight window ${report.options.window}, V8's sampling profiler every ${report.options.intervalUs} µs on the main thread during the timed run.`,
+    '',
+  ];
+  for (const r of report.rounds) {
+    lines.push(`## ${r.name}`, '', `${r.tasks} tasks, ${r.tasksPerSec} tasks/s under the profiler. CPU per task: ${r.cpuUsPerTask.all} µs in all threads, ${r.cpuUsPerTask.main ?? '-'} µs in the main thread; sampled main-thread time (CPU and idle) ${r.sampledUsPerTask} µs.`, '');
+    lines.push('| area | µs per task | share |', '| --- | ---: | ---: |', ...r.areas.map((a) => `| ${a.name} | ${a.usPerTask} | ${a.share}% |`), '');
+    lines.push('| function (self time) | µs per task | share |', '| --- | ---: | ---: |', ...r.topFunctions.map((f) => `| \`${f.name}\` | ${f.usPerTask} | ${f.share}% |`), '');
+  }
+  lines.push(...report.notes.map((note) => `- ${note}`), '');
+  return lines.join('\n');
+}
