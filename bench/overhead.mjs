@@ -185,8 +185,11 @@ try {
         await eachContender(async (contender) => {
           if (options.warmup > 0) await windowed(contender, options.warmup, cpuMs, options.window, false);
           const cpu = cpuMeter(contender);
-          const { done, capped, wallMs, latencies } = await windowed(contender, options.tasks, cpuMs, options.window, true);
-          return { tasksPerSec: Math.round(done / (wallMs / 1000)), tasks: done, capped, wallMs: Math.round(wallMs), latencyMs: percentiles(latencies), cpuUsPerTask: cpu.perTask(done) };
+          const { done, started, capped, wallMs, latencies, settled } = await windowed(contender, options.tasks, cpuMs, options.window, true);
+          // A capped run stops with tasks in flight, part of their work done: count them whole, once they have settled.
+          if (capped) await settled;
+          const cpuUsPerTask = cpu.perTask(capped ? started() : done);
+          return { tasksPerSec: Math.round(done / (wallMs / 1000)), tasks: done, capped, wallMs: Math.round(wallMs), latencyMs: percentiles(latencies), cpuUsPerTask };
         }, r),
       );
     }
@@ -231,7 +234,7 @@ const report = {
     'sched-* write every task to LMDB (submit resolves once committed and flushed; the task is marked running durably before its handler starts; its outcome is committed before wait() resolves)',
     'bullmq runs on redis-server in memory only (no RDB snapshots, no AOF): nothing of it is durable, unlike sched-*',
     'sched-gpu runs its tasks in ONE thread (concurrency T): with CPU-bound work it uses one core, the others use T',
-    `cpuUsPerTask: CPU time during the timed run ÷ tasks finished, µs: "all" = every thread of this process (main, workers, LMDB and libuv threads, GC) plus redis-server's for bullmq; "main" = the main thread alone (Linux only, 10 ms ticks). With ${os.availableParallelism()} CPUs, a rate of R tasks/s leaves ${os.availableParallelism()}e6 / R µs of CPU per task: what a contender uses beyond its tasks' own work is what slows it`,
+    `cpuUsPerTask: CPU time during the timed run ÷ tasks finished, µs (a capped run: until the tasks in flight at the cap have settled too, ÷ every task started); "-" where it could not be read: "all" = every thread of this process (main, workers, LMDB and libuv threads, GC) plus redis-server's for bullmq; "main" = the main thread alone (Linux only, 10 ms ticks). With ${os.availableParallelism()} CPUs, a rate of R tasks/s leaves ${os.availableParallelism()}e6 / R µs of CPU per task: what a contender uses beyond its tasks' own work is what slows it`,
     ...notes,
   ],
   rounds,
@@ -265,22 +268,22 @@ async function eachContender(measure, shift = 0) {
 
 /** Starts counting CPU time (this process's, the main thread's, and a contender's other process's); `perTask(n)` reads it per task, µs. */
 function cpuMeter(contender) {
-  const other = () => contender.otherProcessCpuUs?.() ?? 0;
-  const start = { all: processCpuUs() + other(), main: mainThreadCpuUs() };
+  // undefined where the other process's CPU cannot be read (no /proc, or it exited): "all" is then unknown, not this process's alone.
+  const all = () => {
+    const other = contender.otherProcessCpuUs ? contender.otherProcessCpuUs() : 0;
+    return other === undefined ? undefined : processCpuUs() + other;
+  };
+  const start = { all: all(), main: mainThreadCpuUs() };
+  const perTask = (from, to, tasks) => (tasks > 0 && from !== undefined && to !== undefined ? Math.round((to - from) / tasks) : null);
   return {
-    perTask(tasks) {
-      const main = mainThreadCpuUs();
-      return {
-        all: tasks > 0 ? Math.round((processCpuUs() + other() - start.all) / tasks) : null,
-        main: tasks > 0 && main !== undefined && start.main !== undefined ? Math.round((main - start.main) / tasks) : null,
-      };
-    },
+    perTask: (tasks) => ({ all: perTask(start.all, all(), tasks), main: perTask(start.main, mainThreadCpuUs(), tasks) }),
   };
 }
 
 /**
  * Runs n tasks with at most `window` pending at any moment; returns the start latencies. With `cap`,
- * stops at --max-s and counts what finished (what is still in flight is left to close()).
+ * stops at --max-s and counts what finished (what is still in flight is left to close();
+ * `settled` resolves once it has settled, `started()` counts it too).
  */
 async function windowed(contender, n, cpuMs, window, cap) {
   const latencies = [];
@@ -298,14 +301,15 @@ async function windowed(contender, n, cpuMs, window, cap) {
       done++;
     }
   };
-  const all = Promise.all(Array.from({ length: Math.min(window, n) }, lane)).then(() => 'done');
+  const lanes = Array.from({ length: Math.min(window, n) }, lane);
+  const all = Promise.all(lanes).then(() => 'done');
   all.catch(() => {}); // after the cap; before it, the race below rethrows
   let timer;
   const limit = new Promise((resolve) => (timer = cap ? setTimeout(resolve, options.maxSeconds * 1000, 'capped') : undefined));
   const outcome = await Promise.race([all, limit]);
   clearTimeout(timer);
   stopped = true;
-  return { done, capped: outcome === 'capped', wallMs: performance.now() - t0, latencies };
+  return { done, started: () => started, capped: outcome === 'capped', wallMs: performance.now() - t0, latencies, settled: Promise.allSettled(lanes) };
 }
 
 /** Starts redis-server on 127.0.0.1, a free port and a temporary directory; `stop()` ends it by pid. */
