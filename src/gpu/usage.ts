@@ -79,8 +79,9 @@ const hasProc = existsSync('/proc/self/stat');
 export function ownerOf(pid: number): Owner {
   if (!Number.isSafeInteger(pid) || pid <= 0) return 'unseen'; // nvidia-smi printed no usable pid
   if (!hasProc) return pid === process.pid ? 'ours' : 'foreign';
-  for (let current = pid, hops = 0; current > 1 && hops < 64; hops++) {
-    if (current === process.pid) return 'ours';
+  for (let current = pid, hops = 0; hops < 64; hops++) {
+    if (current === process.pid) return 'ours'; // first: in a container this process may be pid 1
+    if (current <= 1) return 'foreign'; // init (or 0, above it): every ancestry ends here
     const parent = parentOf(current);
     if (parent === undefined) return hops === 0 ? 'unseen' : 'foreign';
     current = parent;

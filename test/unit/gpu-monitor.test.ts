@@ -1,5 +1,7 @@
 /** The GPU monitor: foreign VRAM use is kept out of reserves; a type's real use over its lease is flagged. */
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 import { describe, expect, it, vi } from 'vitest';
 import { ErrorCode, type GpuReading } from 'vram-scheduler';
 import type { GpuController } from '../../src/gpu/detect.js';
@@ -124,6 +126,29 @@ describe('nvidia-smi compute apps', () => {
       expect(ownerOf(Number.NaN)).toBe('unseen');
     } finally {
       child.kill();
+    }
+  });
+
+  it('counts a child of a child as ours (a model server started through a shell)', async () => {
+    const spawnGrandchild = "const g = require('node:child_process').spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' }); console.log(g.pid); process.on('SIGTERM', () => { g.kill(); process.exit(); });";
+    const child = spawn(process.execPath, ['-e', spawnGrandchild], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
+      const grandchild = Number(line);
+      expect(grandchild).not.toBe(child.pid);
+      expect(ownerOf(grandchild)).toBe('ours');
+    } finally {
+      child.kill();
+    }
+  });
+
+  it('counts this process as ours when it is pid 1 (the init of a container whose pids nvidia-smi shows)', () => {
+    const { pid } = process;
+    Object.defineProperty(process, 'pid', { value: 1 });
+    try {
+      expect(ownerOf(1)).toBe('ours');
+    } finally {
+      Object.defineProperty(process, 'pid', { value: pid });
     }
   });
 });
