@@ -17,7 +17,7 @@ export function pidCpuUs(pid) {
   return procCpuUs(`/proc/${pid}/stat`);
 }
 
-/** Linux's clock ticks per second for /proc times (USER_HZ: 100 on every Linux ABI). */
+/** Linux's clock ticks per second for /proc times (USER_HZ: 100 on the platforms Node runs on). */
 const TICKS_PER_SECOND = 100;
 
 function procCpuUs(file) {

@@ -37,7 +37,8 @@ const HELP = `Usage: npm run bench -- [--tasks N] [--repeat R] [--threads T] [--
   --threads T   worker threads / concurrency (default 2)
   --window W    tasks in flight at most (default 1000)
   --warmup K    untimed tasks per contender before each timed run (default 500)
-  --cpu-ms MS   CPU per task in the second round (default 1; 0 skips the round)
+  --cpu-ms MS   each task of the second round spins the CPU for MS ms of wall-clock time
+                (default 1; 0 skips the round)
   --idle N      lone tasks per contender for the idle latency (default 200; 0 skips)
   --max-s S     time cap per timed run (default 15): at the cap the run counts the tasks that
                 finished and is marked "capped" (keeps the whole bench to a few minutes)
