@@ -6,6 +6,7 @@
 // file, so a native call (Piscina's postMessage, an LMDB read) counts for the library that made it.
 // Areas: this package (dist/), LMDB and msgpack, Piscina, XState, other libraries, Node's own code,
 // the bench's driver, GC, native work with no JS frame ("program") and idle (waiting in the event loop).
+// Then the bytes the main thread allocates per task, by function, in a second timed run.
 // Rounds: free lane no-op, free lane --cpu-ms, one GPU type no-op. Writes bench/results/profile.{json,md}.
 import { Session } from 'node:inspector/promises';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -34,6 +35,15 @@ for (const [name, value] of Object.entries(options)) {
 const handler = new URL('./noop-handler.mjs', import.meta.url);
 const packageDist = new URL('../dist/', import.meta.url).href;
 const self = import.meta.url;
+
+const repoRoot = new URL('../', import.meta.url).href;
+
+/** A source file's URL, short: `piscina/dist/index.js` (a dependency), `dist/actors/run-task.js` (this package). */
+function shortUrl(url) {
+  const dependency = url.lastIndexOf('/node_modules/');
+  if (dependency >= 0) return url.slice(dependency + '/node_modules/'.length);
+  return url.startsWith(repoRoot) ? url.slice(repoRoot.length) : url;
+}
 
 /** Area of a source file, by its URL. */
 function areaOf(url) {
@@ -65,7 +75,7 @@ function attribute(profile) {
     if (found) return found;
     const frame = byId.get(id).callFrame;
     if (SPECIAL[frame.functionName] && !frame.url) found = { area: SPECIAL[frame.functionName], fn: frame.functionName };
-    else if (frame.url) found = { area: areaOf(frame.url), fn: `${frame.functionName || '(anonymous)'} ${frame.url.replace(/^.*\/(node_modules|dist|bench)\//, '$1/')}:${frame.lineNumber + 1}` };
+    else if (frame.url) found = { area: areaOf(frame.url), fn: `${frame.functionName || '(anonymous)'} ${shortUrl(frame.url)}:${frame.lineNumber + 1}` };
     else found = parent.has(id) ? ownerOf(parent.get(id)) : { area: SPECIAL['(program)'], fn: frame.functionName };
     owner.set(id, found);
     return found;
@@ -80,6 +90,32 @@ function attribute(profile) {
     functions.set(fn, (functions.get(fn) ?? 0) + us);
   });
   return { areas, functions };
+}
+
+/**
+ * Bytes the main thread allocates per task (collected or not), and the 10 functions that allocate
+ * most: V8's sampling heap profiler over a second timed run of `tasks`, apart from the CPU profile.
+ */
+async function allocationsPerTask(session, runTasks) {
+  await session.post('HeapProfiler.enable');
+  await session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  const tasks = await runTasks();
+  const { profile } = await session.post('HeapProfiler.stopSampling');
+  await session.post('HeapProfiler.disable');
+  const bySite = new Map();
+  let total = 0;
+  const visit = (node) => {
+    const frame = node.callFrame;
+    const site = frame.url ? `${frame.functionName || '(anonymous)'} ${shortUrl(frame.url)}:${frame.lineNumber + 1}` : frame.functionName || '(native)';
+    bySite.set(site, (bySite.get(site) ?? 0) + node.selfSize);
+    total += node.selfSize;
+    for (const child of node.children) visit(child);
+  };
+  visit(profile.head);
+  return {
+    bytesPerTask: Math.round(total / tasks),
+    topSites: [...bySite].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([site, bytes]) => ({ site, bytesPerTask: Math.round(bytes / tasks) })),
+  };
 }
 
 async function round(name, lane, cpuMs, tasks) {
@@ -103,6 +139,7 @@ async function round(name, lane, cpuMs, tasks) {
       }
     };
     await Promise.all(Array.from({ length: Math.min(options.window, n) }, one));
+    return n;
   };
   try {
     await run(Math.min(2000, tasks)); // warm-up: threads started, code compiled
@@ -118,6 +155,7 @@ async function round(name, lane, cpuMs, tasks) {
     const { profile } = await session.post('Profiler.stop');
     const mainUs = mainThreadCpuUs();
     const allUs = processCpuUs() - cpu.all;
+    const allocations = await allocationsPerTask(session, () => run(tasks));
     session.disconnect();
     const { areas, functions } = attribute(profile);
     const sampledUs = [...areas.values()].reduce((a, b) => a + b, 0);
@@ -133,6 +171,7 @@ async function round(name, lane, cpuMs, tasks) {
       sampledUsPerTask: perTask(sampledUs),
       areas: sorted(areas, Infinity).filter((area) => area.usPerTask > 0),
       topFunctions: sorted(functions, 15),
+      allocations,
     };
   } finally {
     await s.close();
@@ -158,6 +197,7 @@ const report = {
     'areas and topFunctions: the main thread\'s sampled time during the timed run ÷ tasks, µs, and its share of the sampled time; a sample counts for the nearest frame on its stack with a source file (a native call counts for the library that made it)',
     'idle: the main thread waited in the event loop; program: native work with no JS frame on the stack; the profiler itself adds some time everywhere',
     'cpuUsPerTask: CPU time ÷ tasks over the same run, µs: all = every thread of the process; main = the main thread (Linux only, 10 ms ticks)',
+    'allocations: bytes the main thread allocated per task during a second timed run (V8\'s sampling heap profiler, every 4 KiB on average, counting objects already collected too), and the functions that allocated most themselves',
   ],
   rounds,
 };
@@ -170,6 +210,7 @@ console.log('wrote bench/results/profile.json and bench/results/profile.md');
 function printRound(r) {
   console.log(`\n${r.name}: ${r.tasksPerSec} tasks/s; CPU µs/task ${r.cpuUsPerTask.all} (main thread ${r.cpuUsPerTask.main ?? '-'}); main thread sampled ${r.sampledUsPerTask} µs/task`);
   for (const a of r.areas) console.log(`  ${String(a.usPerTask).padStart(7)} µs/task ${String(a.share).padStart(5)}%  ${a.name}`);
+  console.log(`  allocated on the main thread: ${r.allocations.bytesPerTask} bytes/task`);
 }
 
 function markdown(report) {
@@ -184,6 +225,7 @@ function markdown(report) {
     lines.push(`## ${r.name}`, '', `${r.tasks} tasks, ${r.tasksPerSec} tasks/s under the profiler. CPU per task: ${r.cpuUsPerTask.all} µs in all threads, ${r.cpuUsPerTask.main ?? '-'} µs in the main thread; sampled main-thread time (CPU and idle) ${r.sampledUsPerTask} µs.`, '');
     lines.push('| area | µs per task | share |', '| --- | ---: | ---: |', ...r.areas.map((a) => `| ${a.name} | ${a.usPerTask} | ${a.share}% |`), '');
     lines.push('| function (self time) | µs per task | share |', '| --- | ---: | ---: |', ...r.topFunctions.map((f) => `| \`${f.name}\` | ${f.usPerTask} | ${f.share}% |`), '');
+    lines.push(`Allocated on the main thread: ${r.allocations.bytesPerTask} bytes per task (a second timed run, sampled).`, '', '| function (allocated itself) | bytes per task |', '| --- | ---: |', ...r.allocations.topSites.map((a) => `| \`${a.site}\` | ${a.bytesPerTask} |`), '');
   }
   lines.push(...report.notes.map((note) => `- ${note}`), '');
   return lines.join('\n');
