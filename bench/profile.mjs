@@ -6,7 +6,7 @@
 // file, so a native call (Piscina's postMessage, an LMDB read) counts for the library that made it.
 // Areas: this package (dist/), LMDB and msgpack, Piscina, XState, other libraries, Node's own code,
 // the bench's driver, GC, native work with no JS frame ("program") and idle (waiting in the event loop).
-// Then the bytes the main thread allocates per task, by function, in a second timed run.
+// Then the bytes the main thread allocates on V8's heap per task, by function, in a second timed run.
 // Rounds: free lane no-op, free lane --cpu-ms, one GPU type no-op. Writes bench/results/profile.{json,md}.
 import { Session } from 'node:inspector/promises';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -93,7 +93,8 @@ function attribute(profile) {
 }
 
 /**
- * Bytes the main thread allocates per task (collected or not), and the 10 functions that allocate
+ * Bytes the main thread allocates on V8's heap per task (collected or not; not the memory behind
+ * ArrayBuffers and Buffers, nor native libraries' own), and the 10 functions that allocate
  * most: V8's sampling heap profiler over a second timed run of `tasks`, apart from the CPU profile.
  */
 async function allocationsPerTask(session, runTasks) {
@@ -197,7 +198,7 @@ const report = {
     'areas and topFunctions: the main thread\'s sampled time during the timed run ÷ tasks, µs, and its share of the sampled time; a sample counts for the nearest frame on its stack with a source file (a native call counts for the library that made it)',
     'idle: the main thread waited in the event loop; program: native work with no JS frame on the stack; the profiler itself adds some time everywhere',
     'cpuUsPerTask: CPU time ÷ tasks over the same run, µs: all = every thread of the process; main = the main thread (Linux only, 10 ms ticks)',
-    'allocations: bytes the main thread allocated per task during a second timed run (V8\'s sampling heap profiler, every 4 KiB on average, counting objects already collected too), and the functions that allocated most themselves',
+    'allocations: bytes the main thread allocated on V8\'s heap per task during a second timed run (V8\'s sampling heap profiler, every 4 KiB on average, scaled to all bytes, counting objects already collected too; not the memory behind ArrayBuffers and Buffers, nor what native code allocates), and the functions that allocated most themselves (with what is inlined into them)',
   ],
   rounds,
 };
@@ -225,7 +226,7 @@ function markdown(report) {
     lines.push(`## ${r.name}`, '', `${r.tasks} tasks, ${r.tasksPerSec} tasks/s under the profiler. CPU per task: ${r.cpuUsPerTask.all} µs in all threads, ${r.cpuUsPerTask.main ?? '-'} µs in the main thread; sampled main-thread time (CPU and idle) ${r.sampledUsPerTask} µs.`, '');
     lines.push('| area | µs per task | share |', '| --- | ---: | ---: |', ...r.areas.map((a) => `| ${a.name} | ${a.usPerTask} | ${a.share}% |`), '');
     lines.push('| function (self time) | µs per task | share |', '| --- | ---: | ---: |', ...r.topFunctions.map((f) => `| \`${f.name}\` | ${f.usPerTask} | ${f.share}% |`), '');
-    lines.push(`Allocated on the main thread: ${r.allocations.bytesPerTask} bytes per task (a second timed run, sampled).`, '', '| function (allocated itself) | bytes per task |', '| --- | ---: |', ...r.allocations.topSites.map((a) => `| \`${a.site}\` | ${a.bytesPerTask} |`), '');
+    lines.push(`Allocated on V8's heap by the main thread: ${r.allocations.bytesPerTask} bytes per task (a second timed run, sampled).`, '', '| function (allocated itself) | bytes per task |', '| --- | ---: |', ...r.allocations.topSites.map((a) => `| \`${a.site}\` | ${a.bytesPerTask} |`), '');
   }
   lines.push(...report.notes.map((note) => `- ${note}`), '');
   return lines.join('\n');
