@@ -12,6 +12,19 @@ export function mainThreadCpuUs() {
   return procCpuUs(`/proc/self/task/${process.pid}/stat`);
 }
 
+/**
+ * The main thread's time on a core and runnable but waiting for one, µs (ns resolution; the time on
+ * a core lags by up to a scheduler tick); undefined where /proc has no schedstat.
+ */
+export function mainThreadSchedUs() {
+  try {
+    const [onCore, waitingForCore] = readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ').map(Number);
+    return { onCore: onCore / 1000, waitingForCore: waitingForCore / 1000 };
+  } catch {
+    return undefined;
+  }
+}
+
 /** CPU time of another process (redis-server), µs; undefined where /proc is missing or it has exited. */
 export function pidCpuUs(pid) {
   return procCpuUs(`/proc/${pid}/stat`);

@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { createScheduler } from 'vram-scheduler';
-import { mainThreadCpuUs, processCpuUs } from './cpu-time.mjs';
+import { mainThreadCpuUs, mainThreadSchedUs, processCpuUs } from './cpu-time.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -63,7 +63,10 @@ const SPECIAL = { '(garbage collector)': 'GC', '(idle)': 'idle', '(program)': 'p
 
 /**
  * Self time per area and per function (µs), each sample charged to the nearest frame with a source
- * file. Samples in node:inspector (the profiler's own stop call) are left out.
+ * file. A sample's time is the gap since the one before (V8 stamps a sample when it is taken, so the
+ * gap ends with the stack it shows). Samples in node:inspector (the profiler's start and stop calls)
+ * are left out. `lateUs`: time that came in gaps over twice the sampling interval (the sampler was
+ * short of a core), each charged to wherever the thread was when its late sample came.
  */
 function attribute(profile) {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
@@ -82,14 +85,16 @@ function attribute(profile) {
   };
   const areas = new Map();
   const functions = new Map();
+  let lateUs = 0;
   profile.samples.forEach((id, i) => {
     const us = profile.timeDeltas[i] ?? 0;
     const { area, fn } = ownerOf(id);
     if (area === PROFILER) return;
+    if (us > 2 * options.intervalUs) lateUs += us;
     areas.set(area, (areas.get(area) ?? 0) + us);
     functions.set(fn, (functions.get(fn) ?? 0) + us);
   });
-  return { areas, functions };
+  return { areas, functions, lateUs };
 }
 
 /**
@@ -117,6 +122,14 @@ async function allocationsPerTask(session, runTasks) {
     bytesPerTask: Math.round(total / tasks),
     topSites: [...bySite].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([site, bytes]) => ({ site, bytesPerTask: Math.round(bytes / tasks) })),
   };
+}
+
+/** The main thread's wall-clock time in the timed run, per task: on a core, runnable but waiting for one, and the rest (asleep or blocked). */
+function mainThreadSplit(start, end, wallUs, perTask) {
+  if (start === undefined || end === undefined) return null;
+  const onCore = end.onCore - start.onCore;
+  const waitingForCore = end.waitingForCore - start.waitingForCore;
+  return { onCore: perTask(onCore), waitingForCore: perTask(waitingForCore), asleep: perTask(Math.max(0, wallUs - onCore - waitingForCore)) };
 }
 
 async function round(name, lane, cpuMs, tasks) {
@@ -150,15 +163,17 @@ async function round(name, lane, cpuMs, tasks) {
     await session.post('Profiler.setSamplingInterval', { interval: options.intervalUs });
     await session.post('Profiler.start');
     const cpu = { all: processCpuUs(), main: mainThreadCpuUs() };
+    const sched = mainThreadSchedUs();
     const started = performance.now();
     await run(tasks);
     const wallMs = performance.now() - started;
     const mainUs = mainThreadCpuUs(); // before stopping: building the profile is no task's cost
     const allUs = processCpuUs() - cpu.all;
+    const schedEnd = mainThreadSchedUs();
     const { profile } = await session.post('Profiler.stop');
     const allocations = await allocationsPerTask(session, () => run(tasks));
     session.disconnect();
-    const { areas, functions } = attribute(profile);
+    const { areas, functions, lateUs } = attribute(profile);
     const sampledUs = [...areas.values()].reduce((a, b) => a + b, 0);
     const perTask = (us) => Math.round((us / tasks) * 10) / 10;
     const sorted = (map, limit) => [...map].sort((a, b) => b[1] - a[1]).slice(0, limit).map(([key, us]) => ({ name: key, usPerTask: perTask(us), share: Math.round((us / sampledUs) * 1000) / 10 }));
@@ -170,6 +185,8 @@ async function round(name, lane, cpuMs, tasks) {
       tasksPerSec: Math.round(tasks / (wallMs / 1000)),
       cpuUsPerTask: { all: perTask(allUs), main: mainUs === undefined || cpu.main === undefined ? null : perTask(mainUs - cpu.main) },
       sampledUsPerTask: perTask(sampledUs),
+      lateSampledShare: Math.round((lateUs / sampledUs) * 1000) / 10,
+      mainThreadUsPerTask: mainThreadSplit(sched, schedEnd, wallMs * 1000, perTask),
       areas: sorted(areas, Infinity).filter((area) => area.usPerTask > 0),
       topFunctions: sorted(functions, 15),
       allocations,
@@ -196,7 +213,9 @@ const report = {
   options,
   notes: [
     'areas and topFunctions: the main thread\'s sampled time during the timed run ÷ tasks, µs, and its share of the sampled time; a sample counts for the nearest frame on its stack with a source file (a native call counts for the library that made it)',
-    'idle: the main thread waited in the event loop; program: native work with no JS frame on the stack; the profiler itself adds some time everywhere',
+    'idle: the main thread was in its event loop, asleep or woken and waiting for a core (a sample is a wall-clock reading: it cannot tell the two apart); program: native work with no JS frame on the stack; the profiler itself adds some time everywhere',
+    'lateSampledShare: % of the sampled time that came in gaps over twice the sampling interval (the sampler was short of a core); each gap counts for wherever the thread was when its late sample came, so a high share makes the split loose',
+    'mainThreadUsPerTask: the main thread\'s wall-clock time in the timed run ÷ tasks, µs, from Linux\'s /proc schedstat: on a core, runnable but waiting for one, and asleep (or blocked)',
     'cpuUsPerTask: CPU time ÷ tasks over the same run, µs: all = every thread of the process; main = the main thread (Linux only, 10 ms ticks)',
     'allocations: bytes the main thread allocated on V8\'s heap per task during a second timed run (V8\'s sampling heap profiler, every 4 KiB on average, scaled to all bytes, counting objects already collected too; not the memory behind ArrayBuffers and Buffers, nor what native code allocates), and the functions that allocated most themselves (with what is inlined into them)',
   ],
@@ -209,9 +228,14 @@ writeFileSync(join(out, 'profile.md'), markdown(report));
 console.log('wrote bench/results/profile.json and bench/results/profile.md');
 
 function printRound(r) {
-  console.log(`\n${r.name}: ${r.tasksPerSec} tasks/s; CPU µs/task ${r.cpuUsPerTask.all} (main thread ${r.cpuUsPerTask.main ?? '-'}); main thread sampled ${r.sampledUsPerTask} µs/task`);
+  console.log(`\n${r.name}: ${r.tasksPerSec} tasks/s; CPU µs/task ${r.cpuUsPerTask.all} (main thread ${r.cpuUsPerTask.main ?? '-'}); main thread sampled ${r.sampledUsPerTask} µs/task, ${r.lateSampledShare}% of it late`);
+  if (r.mainThreadUsPerTask) console.log(`  main thread µs/task: ${r.mainThreadUsPerTask.onCore} on a core, ${r.mainThreadUsPerTask.waitingForCore} waiting for one, ${r.mainThreadUsPerTask.asleep} asleep`);
   for (const a of r.areas) console.log(`  ${String(a.usPerTask).padStart(7)} µs/task ${String(a.share).padStart(5)}%  ${a.name}`);
   console.log(`  allocated on the main thread: ${r.allocations.bytesPerTask} bytes/task`);
+}
+
+function split(us) {
+  return us ? ` The main thread per task: ${us.onCore} µs on a core, ${us.waitingForCore} µs waiting for one, ${us.asleep} µs asleep.` : '';
 }
 
 function markdown(report) {
@@ -223,7 +247,7 @@ function markdown(report) {
     '',
   ];
   for (const r of report.rounds) {
-    lines.push(`## ${r.name}`, '', `${r.tasks} tasks, ${r.tasksPerSec} tasks/s under the profiler. CPU per task: ${r.cpuUsPerTask.all} µs in all threads, ${r.cpuUsPerTask.main ?? '-'} µs in the main thread; sampled main-thread time (CPU and idle) ${r.sampledUsPerTask} µs.`, '');
+    lines.push(`## ${r.name}`, '', `${r.tasks} tasks, ${r.tasksPerSec} tasks/s under the profiler. CPU per task: ${r.cpuUsPerTask.all} µs in all threads, ${r.cpuUsPerTask.main ?? '-'} µs in the main thread; sampled main-thread time (wall clock) ${r.sampledUsPerTask} µs, ${r.lateSampledShare}% of it in late samples.${split(r.mainThreadUsPerTask)}`, '');
     lines.push('| area | µs per task | share |', '| --- | ---: | ---: |', ...r.areas.map((a) => `| ${a.name} | ${a.usPerTask} | ${a.share}% |`), '');
     lines.push('| function (self time) | µs per task | share |', '| --- | ---: | ---: |', ...r.topFunctions.map((f) => `| \`${f.name}\` | ${f.usPerTask} | ${f.share}% |`), '');
     lines.push(`Allocated on V8's heap by the main thread: ${r.allocations.bytesPerTask} bytes per task (a second timed run, sampled).`, '', '| function (allocated itself) | bytes per task |', '| --- | ---: |', ...r.allocations.topSites.map((a) => `| \`${a.site}\` | ${a.bytesPerTask} |`), '');
