@@ -55,7 +55,8 @@ class MonitorState {
       const types = batchTypes[device] ?? [];
       const reserved = ledger.reserved(device);
       const ours = this.#ours(device, reading, types.length);
-      // Without per-process figures, whatever exceeds our leases counts as foreign too: safe side.
+      // Without per-process figures, whatever exceeds our leases counts as foreign too (what another
+      // process takes inside our leases' unused part shows only once our batches end: see #ours).
       const foreign = reading.usedMiB - ours;
       ledger.setExternal(device, Math.max(0, reading.ownMiB === undefined ? Math.max(foreign, reading.usedMiB - reserved) : foreign));
       if (types.length === 1 && this.input.observations.record(types[0]!, ours, reserved)) {
