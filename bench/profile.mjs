@@ -77,7 +77,8 @@ function attribute(profile) {
     let found = owner.get(id);
     if (found) return found;
     const frame = byId.get(id).callFrame;
-    if (SPECIAL[frame.functionName] && !frame.url) found = { area: SPECIAL[frame.functionName], fn: frame.functionName };
+    // A native frame right under the root has no JS caller: it is listed as (program), like its area.
+    if (SPECIAL[frame.functionName] && !frame.url) found = { area: SPECIAL[frame.functionName], fn: frame.functionName === '(root)' ? '(program)' : frame.functionName };
     else if (frame.url) found = { area: areaOf(frame.url), fn: `${frame.functionName || '(anonymous)'} ${shortUrl(frame.url)}:${frame.lineNumber + 1}` };
     else found = parent.has(id) ? ownerOf(parent.get(id)) : { area: SPECIAL['(program)'], fn: frame.functionName };
     owner.set(id, found);
