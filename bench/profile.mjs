@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { createScheduler } from 'vram-scheduler';
+import { attribute, shortUrl } from './profile-attribution.mjs';
 import { mainThreadCpuUs, mainThreadSchedUs, processCpuUs } from './cpu-time.mjs';
 
 const { values: args } = parseArgs({
@@ -33,70 +34,7 @@ for (const [name, value] of Object.entries(options)) {
 }
 
 const handler = new URL('./noop-handler.mjs', import.meta.url);
-const packageDist = new URL('../dist/', import.meta.url).href;
-const self = import.meta.url;
-
-const repoRoot = new URL('../', import.meta.url).href;
-
-/** A source file's URL, short: `piscina/dist/index.js` (a dependency), `dist/actors/run-task.js` (this package). */
-function shortUrl(url) {
-  const dependency = url.lastIndexOf('/node_modules/');
-  if (dependency >= 0) return url.slice(dependency + '/node_modules/'.length);
-  return url.startsWith(repoRoot) ? url.slice(repoRoot.length) : url;
-}
-
-/** Area of a source file, by its URL. */
-function areaOf(url) {
-  if (url.startsWith(packageDist)) return 'scheduler (this package)';
-  if (url === self) return 'bench driver';
-  if (/\/node_modules\/(lmdb|msgpackr|ordered-binary)\//.test(url)) return 'LMDB and msgpack';
-  if (url.includes('/node_modules/piscina/')) return 'Piscina';
-  if (url.includes('/node_modules/xstate/')) return 'XState';
-  if (url.includes('/node_modules/')) return 'other libraries';
-  if (url === 'node:inspector') return PROFILER;
-  if (url.startsWith('node:')) return 'Node internals';
-  return 'other';
-}
-
-const PROFILER = 'the profiler';
-const SPECIAL = { '(garbage collector)': 'GC', '(idle)': 'idle', '(program)': 'program (native, no JS frame)', '(root)': 'program (native, no JS frame)' };
-
-/**
- * Self time per area and per function (µs), each sample charged to the nearest frame with a source
- * file. A sample's time is the gap since the one before (V8 stamps a sample when it is taken, so the
- * gap ends with the stack it shows). Samples in node:inspector (the profiler's start and stop calls)
- * are left out. `lateUs`: time that came in gaps over twice the sampling interval (the sampler was
- * short of a core), each charged to wherever the thread was when its late sample came.
- */
-function attribute(profile) {
-  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
-  const parent = new Map();
-  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
-  const owner = new Map(); // node id → { area, fn }
-  const ownerOf = (id) => {
-    let found = owner.get(id);
-    if (found) return found;
-    const frame = byId.get(id).callFrame;
-    // A native frame right under the root has no JS caller: it is listed as (program), like its area.
-    if (SPECIAL[frame.functionName] && !frame.url) found = { area: SPECIAL[frame.functionName], fn: frame.functionName === '(root)' ? '(program)' : frame.functionName };
-    else if (frame.url) found = { area: areaOf(frame.url), fn: `${frame.functionName || '(anonymous)'} ${shortUrl(frame.url)}:${frame.lineNumber + 1}` };
-    else found = parent.has(id) ? ownerOf(parent.get(id)) : { area: SPECIAL['(program)'], fn: frame.functionName };
-    owner.set(id, found);
-    return found;
-  };
-  const areas = new Map();
-  const functions = new Map();
-  let lateUs = 0;
-  profile.samples.forEach((id, i) => {
-    const us = profile.timeDeltas[i] ?? 0;
-    const { area, fn } = ownerOf(id);
-    if (area === PROFILER) return;
-    if (us > 2 * options.intervalUs) lateUs += us;
-    areas.set(area, (areas.get(area) ?? 0) + us);
-    functions.set(fn, (functions.get(fn) ?? 0) + us);
-  });
-  return { areas, functions, lateUs };
-}
+const where = { repoRoot: new URL('../', import.meta.url).href, driverUrl: import.meta.url };
 
 /**
  * Bytes the main thread allocates on V8's heap per task (collected or not; not the memory behind
@@ -113,7 +51,7 @@ async function allocationsPerTask(session, runTasks) {
   let total = 0;
   const visit = (node) => {
     const frame = node.callFrame;
-    const site = frame.url ? `${frame.functionName || '(anonymous)'} ${shortUrl(frame.url)}:${frame.lineNumber + 1}` : frame.functionName || '(native)';
+    const site = frame.url ? `${frame.functionName || '(anonymous)'} ${shortUrl(frame.url, where)}:${frame.lineNumber + 1}` : frame.functionName || '(native)';
     bySite.set(site, (bySite.get(site) ?? 0) + node.selfSize);
     total += node.selfSize;
     for (const child of node.children) visit(child);
@@ -174,7 +112,7 @@ async function round(name, lane, cpuMs, tasks) {
     const { profile } = await session.post('Profiler.stop');
     const allocations = await allocationsPerTask(session, () => run(tasks));
     session.disconnect();
-    const { areas, functions, lateUs } = attribute(profile);
+    const { areas, functions, lateUs } = attribute(profile, { ...where, intervalUs: options.intervalUs });
     const sampledUs = [...areas.values()].reduce((a, b) => a + b, 0);
     const perTask = (us) => Math.round((us / tasks) * 10) / 10;
     const sorted = (map, limit) => [...map].sort((a, b) => b[1] - a[1]).slice(0, limit).map(([key, us]) => ({ name: key, usPerTask: perTask(us), share: Math.round((us / sampledUs) * 1000) / 10 }));
