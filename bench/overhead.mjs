@@ -24,8 +24,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import PQueue from 'p-queue';
 import { Piscina } from 'piscina';
-import { pino } from 'pino';
-import { createScheduler } from 'vram-scheduler';
+import { benchScheduler, runOne } from './bench-scheduler.mjs';
 import { mainThreadCpuUs, pidCpuUs, processCpuUs } from './cpu-time.mjs';
 import { clock } from './work.mjs';
 
@@ -80,9 +79,7 @@ if (!(options.cpuMs >= 0)) fail(`--cpu-ms must be a number >= 0, got ${args['cpu
 if (!(options.maxSeconds > 0)) fail(`--max-s must be a number > 0, got ${args['max-s']}`);
 
 const workerFile = new URL('./raw-piscina-worker.mjs', import.meta.url);
-const handlerFile = new URL('./noop-handler.mjs', import.meta.url);
 const processorFile = new URL('./bullmq-processor.mjs', import.meta.url);
-const silent = pino({ level: 'silent' });
 const cleanups = [];
 process.on('exit', () => cleanups.forEach((cleanup) => cleanup()));
 const tempDir = (prefix) => {
@@ -140,23 +137,8 @@ async function bullmq(redis) {
 }
 
 async function scheduler(lane) {
-  const s = await createScheduler({
-    dataDir: tempDir('vram-scheduler-bench-'),
-    logger: silent,
-    maxQueueDepth: options.window * 2,
-    freeLaneThreads: options.threads,
-    devices: [{ id: 'gpu0', vramGb: 24 }],
-    types: { work: lane === 'gpu' ? { handler: handlerFile, vramGb: 1, concurrency: options.threads } : { handler: handlerFile, gpu: false } },
-  });
-  return {
-    async submit(cpuMs) {
-      const { id } = await s.submit('work', { cpuMs });
-      const result = await s.wait(id);
-      if (result.status !== 'succeeded') throw new Error(`task ${id} ${result.status}: ${result.error?.code} ${result.error?.message}`);
-      return result.value;
-    },
-    close: () => s.close(),
-  };
+  const s = await benchScheduler(lane, { dataDir: tempDir('vram-scheduler-bench-'), threads: options.threads, window: options.window });
+  return { submit: (cpuMs) => runOne(s, cpuMs), close: () => s.close() };
 }
 
 // ---- measure -------------------------------------------------------------------------------------------

@@ -14,8 +14,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
-import { createScheduler } from 'vram-scheduler';
+import { benchScheduler, runOne } from './bench-scheduler.mjs';
 import { attribute, shortUrl } from './profile-attribution.mjs';
 import { mainThreadCpuUs, mainThreadSchedUs, processCpuUs } from './cpu-time.mjs';
 
@@ -33,7 +32,6 @@ for (const [name, value] of Object.entries(options)) {
   if (!Number.isSafeInteger(value) || value < (name === 'cpuMs' ? 0 : 1)) throw new Error(`--${name}: expected a whole number, got ${value}`);
 }
 
-const handler = new URL('./noop-handler.mjs', import.meta.url);
 const where = { repoRoot: new URL('../', import.meta.url).href, driverUrl: import.meta.url };
 
 /**
@@ -73,22 +71,13 @@ function mainThreadSplit(start, end, wallUs, perTask) {
 
 async function round(name, lane, cpuMs, tasks) {
   const dataDir = mkdtempSync(join(os.tmpdir(), 'vram-scheduler-profile-'));
-  const s = await createScheduler({
-    dataDir,
-    logger: pino({ level: 'silent' }),
-    maxQueueDepth: options.window * 2,
-    freeLaneThreads: options.threads,
-    devices: [{ id: 'gpu0', vramGb: 24 }],
-    types: { work: lane === 'gpu' ? { handler, vramGb: 1, concurrency: options.threads } : { handler, gpu: false } },
-  });
+  const s = await benchScheduler(lane, { dataDir, threads: options.threads, window: options.window });
   const run = async (n) => {
     let submitted = 0;
     const one = async () => {
       while (submitted < n) {
         submitted++;
-        const { id } = await s.submit('work', { cpuMs });
-        const result = await s.wait(id);
-        if (result.status !== 'succeeded') throw new Error(`task ${id} ${result.status}: ${result.error?.message}`);
+        await runOne(s, cpuMs);
       }
     };
     await Promise.all(Array.from({ length: Math.min(options.window, n) }, one));
