@@ -5,7 +5,10 @@ import type { Priority, TaskError, TaskResult } from './task.js';
 export interface SchedulerEvents {
   /** A task was durably acknowledged and queued. */
   'task:queued': (event: { id: string; type: string; priority: Priority; seq: number }) => void;
-  /** A task was durably marked running and handed to its thread. */
+  /**
+   * A task was durably marked running and handed to its thread (in the free lane: posted to the
+   * lane's threads, where short tasks claimed ahead wait a few ms for the next idle one).
+   */
   'task:started': (event: { id: string; type: string; device?: string; startedAt: number }) => void;
   /** A running task's handler called `ctx.progress()` (throttled: at most one per 100 ms per task). */
   'task:progress': (event: { id: string; type: string; value: number; info?: unknown }) => void;

@@ -50,6 +50,8 @@ type Preempted = { preempted: { state: unknown } | undefined };
 export interface TaskRan {
   replied: boolean;
   loadMs?: number;
+  /** How long the task held its thread, where the worker measured it (the free lane: not its wait on the board). */
+  runMs?: number;
 }
 
 /**
@@ -80,15 +82,16 @@ export async function executeTask(deps: TaskRunDeps, { entry, device, claimed }:
       }
       slots.committed(performance.now() - claimedAt);
     }
-    const handOver = slots.acquire();
+    // The free lane's threads take claimed tasks from its board themselves: no hand-over here.
+    const handOver = slots.pulled ? undefined : slots.acquire();
     if (handOver) await handOver;
     try {
       deps.started(record);
       const handedAt = performance.now();
       outcome = control.reason ? stopped(control.reason, deps.timeoutMs(entry), control) : await runInPool(deps, entry, device, record, control, ran);
-      slots.ran(performance.now() - handedAt);
+      slots.ran(ran.runMs ?? performance.now() - handedAt);
     } finally {
-      slots.release();
+      if (!slots.pulled) slots.release();
     }
     if ('preempted' in outcome) {
       deps.preempted(record, outcome.preempted);
@@ -115,12 +118,14 @@ async function runInPool(deps: TaskRunDeps, entry: QueueEntry, device: Device | 
         ...(device ? { device: { id: device.id, index: device.index } } : {}),
         ...(record.checkpoint === undefined ? {} : { resumeFrom: record.checkpoint }),
       },
-      control.hardStop,
+      control,
     );
     ran.replied = true;
     if (reply.loadMs !== undefined) ran.loadMs = reply.loadMs;
+    if (reply.runMs !== undefined) ran.runMs = reply.runMs;
   } catch (error) {
-    // The thread died or was terminated: return whatever the task grew beyond its batch's lease (a live worker does it itself).
+    // The thread died or was terminated (or, in the free lane, the task was withdrawn before a
+    // thread took it: it then ends as stopped, below): return whatever the task grew beyond its batch's lease (a live worker does it itself).
     deps.ledger.releaseTagged(entry.seq);
     reply = { ok: false, error: { code: ErrorCode.WORKER_CRASHED, message: crashMessage(error) } };
   }

@@ -12,21 +12,26 @@ export type StopReason = 'cancelled' | 'timeout' | 'preempted';
 /** Main → workers: abort this task's ctx.signal. Workers → main: the state a preempted handler saved. */
 export type ControlMessage = { op: 'abort'; taskId: string; reason: StopReason } | { op: 'checkpoint'; taskId: string; state: unknown };
 
-export interface TaskControl {
+/** What a task's run listens to: the request to stop, and the hard stop after the grace period. */
+export interface TaskStops {
+  /** Fires when the task is asked to stop: the free lane then withdraws it if no thread has taken it. */
+  readonly asked: StopTrigger;
+  /** Aborting it terminates the task's thread: the last resort after the grace period. */
+  readonly hardStop: StopTrigger;
+}
+
+export interface TaskControl extends TaskStops {
   /** Set once the task was asked to stop. */
   reason: StopReason | undefined;
-  /** Aborting it terminates the task's thread: the last resort after the grace period. */
-  readonly hardStop: HardStop;
   /** The last state its handler saved with ctx.checkpoint(), if any. */
   checkpoint?: { state: unknown };
 }
 
 /**
- * The hard stop of a task's run (Piscina's signal in the free lane, Pools' own listener for a
- * GPU type): a one-listener event target, in place of an AbortController per task, whose signal
- * costs more than the rest of a task's bookkeeping, for a stop that is almost never used.
+ * A one-listener event target for a task's stops, in place of an AbortController per task, whose
+ * signal costs more than the rest of a task's bookkeeping, for stops that are almost never used.
  */
-export class HardStop {
+export class StopTrigger {
   aborted = false;
   reason: unknown;
   private listener: (() => void) | undefined;
@@ -74,7 +79,7 @@ export class TaskControls {
 
   /** A task is about to start; with `timeoutMs` > 0 it is stopped with 'timeout' after that long. */
   begin(id: string, type: string, timeoutMs: number): TaskControl {
-    const entry: Entry = { type, control: { reason: undefined, hardStop: new HardStop() }, timers: [] };
+    const entry: Entry = { type, control: { reason: undefined, asked: new StopTrigger(), hardStop: new StopTrigger() }, timers: [] };
     this.running.set(id, entry);
     if (timeoutMs > 0) entry.timers.push(setTimeout(() => this.stop(id, 'timeout'), timeoutMs));
     return entry.control;
@@ -90,6 +95,7 @@ export class TaskControls {
       return true;
     }
     entry.control.reason = reason;
+    entry.control.asked.abort(reason);
     this.channel.postMessage({ op: 'abort', taskId: id, reason } satisfies ControlMessage);
     entry.timers.push(setTimeout(() => entry.control.hardStop.abort(reason), this.graceMs));
     return true;

@@ -6,7 +6,7 @@
  * leaves the threads idle for a commit's time between short tasks. So a lane claims a few tasks
  * ahead: about as many as its threads finish during COMMITS_AHEAD commits (claims issued in
  * one event-loop turn share one transaction). Claimed tasks wait here, in claim order, for a
- * thread. Tasks that run much longer than a commit are claimed only when a thread is free, so a
+ * thread (in the free lane, on its board: see FreeLaneThreads). Tasks that run much longer than a commit are claimed only when a thread is free, so a
  * crash reports no more of them as interrupted than were really running.
  */
 
@@ -32,7 +32,14 @@ export class ThreadSlots {
   private commitMs = 0;
   private runMs = Number.POSITIVE_INFINITY;
 
-  constructor(readonly threads: number) {
+  /**
+   * `pulled`: the lane's threads take claimed tasks themselves (the free lane's board), so
+   * acquire() and release() are not used; the claim-ahead limit still is.
+   */
+  constructor(
+    readonly threads: number,
+    readonly pulled = false,
+  ) {
     this.free = threads;
   }
 

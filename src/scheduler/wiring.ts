@@ -76,7 +76,7 @@ export function wire(
     },
   });
   // One thread per GPU type, running `concurrency` tasks at once; the free lane shares its threads.
-  const freeSlots = new ThreadSlots(config.freeLaneThreads);
+  const freeSlots = new ThreadSlots(config.freeLaneThreads, true);
   const gpuSlots = new Map([...config.types.values()].filter((t) => t.gpu).map((t) => [t.name, new ThreadSlots(t.concurrency)]));
   const slots = (type: string) => gpuSlots.get(type) ?? freeSlots;
   const run: TaskRunDeps = {

@@ -1,13 +1,14 @@
 /**
  * Pools own threads. One Piscina pool per GPU type with a single thread, so the type's model
  * is loaded once and stays warm for the batch (its `concurrency` tasks share that thread);
- * one shared pool for the free lane.
+ * one shared pool for the free lane, whose threads take their tasks from a board (FreeLaneThreads).
  */
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import type { HardStop } from '../actors/task-controls.js';
+import type { TaskStops } from '../actors/task-controls.js';
 import type { ResolvedType } from '../config.js';
-import type { RunMessage, WorkerReply, WorkerSetup } from './protocol.js';
+import { isLaneReport, type RunMessage, type WorkerReply, type WorkerSetup } from './protocol.js';
+import { FreeLaneThreads } from './free-lane-threads.js';
 import { exposeAppCalls, isAppPortMessage, type AppCalls } from './app-calls.js';
 
 const workerEntry = fileURLToPath(new URL('./worker-entry.js', import.meta.url));
@@ -30,7 +31,7 @@ export interface PoolsOptions {
 
 export class Pools {
   private readonly gpu = new Map<string, Piscina>();
-  private freeLane: Piscina | undefined;
+  private freeLane: { pool: Piscina; threads: FreeLaneThreads } | undefined;
   /** Per pool, its threads that are ready (Piscina hands tasks only to those); a terminated one stays until its exit. */
   private readonly readyThreads = new WeakMap<Piscina, Set<number>>();
   private readonly setup: WorkerSetup;
@@ -41,10 +42,16 @@ export class Pools {
     this.setup = { handlers, ledger: options.ledger, logLevel: options.logLevel, serviceName: options.serviceName, abortChannel: options.abortChannel };
   }
 
-  /** Runs one task. Rejects only when its worker thread died or was terminated (by `signal`, or another task's in the same GPU thread). */
-  run(message: RunMessage, signal?: HardStop): Promise<WorkerReply> {
+  /**
+   * Runs one task. Rejects only when its worker thread died or was terminated (by `stops.hardStop`,
+   * or another task's in the same GPU thread), or when a free-lane task was asked to stop before a
+   * thread took it.
+   */
+  run(message: RunMessage, stops?: TaskStops): Promise<WorkerReply> {
+    if (!this.options.types.get(message.type)!.gpu) return this.lane().run(message, stops);
     const pool = this.pool(message.type);
-    if (!signal || !this.options.types.get(message.type)!.gpu) return pool.run(message, signal ? { signal } : {});
+    const signal = stops?.hardStop;
+    if (!signal) return pool.run(message);
     // Piscina runs an abortable task alone in its thread, which would serialise a GPU type's
     // `concurrency`: its one thread is terminated here instead (its other tasks fail with it).
     const running = pool.run(message);
@@ -73,15 +80,27 @@ export class Pools {
 
   /** Stops every thread. Call after the tasks have finished. */
   async close(): Promise<void> {
-    const pools = [...this.gpu.values(), ...(this.freeLane ? [this.freeLane] : [])];
+    this.freeLane?.threads.close();
+    const pools = [...this.gpu.values(), ...(this.freeLane ? [this.freeLane.pool] : [])];
     this.gpu.clear();
     this.freeLane = undefined;
     await Promise.allSettled(pools.map((pool) => pool.destroy()));
   }
 
+  private lane(): FreeLaneThreads {
+    if (!this.freeLane) {
+      const pool = this.create(this.options.freeLaneThreads, 1);
+      const threads = new FreeLaneThreads(pool, this.options.freeLaneThreads, `${this.options.abortChannel}-lane`, (error) => this.options.threadFailed?.(error));
+      pool.on('message', (message: unknown) => {
+        if (isLaneReport(message)) threads.report(message);
+      });
+      this.freeLane = { pool, threads };
+    }
+    return this.freeLane.threads;
+  }
+
   private pool(typeName: string): Piscina {
     const type = this.options.types.get(typeName)!;
-    if (!type.gpu) return (this.freeLane ??= this.create(this.options.freeLaneThreads, 1));
     let pool = this.gpu.get(typeName);
     if (!pool) {
       pool = this.create(1, type.concurrency, type.maxHeapMb);

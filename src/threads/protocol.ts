@@ -31,10 +31,36 @@ export interface UnloadMessage {
   type: string;
 }
 
-export type WorkerMessage = RunMessage | UnloadMessage;
+/**
+ * A free-lane thread's one Piscina task, for as long as the thread lives: it takes claimed tasks
+ * from the lane's board (see LaneBoard) as they are posted on the lane's BroadcastChannel.
+ */
+export interface ServeMessage {
+  op: 'serve';
+  lane: number;
+  lanes: number;
+  board: SharedArrayBuffer;
+  channel: string;
+}
+
+export type WorkerMessage = RunMessage | UnloadMessage | ServeMessage;
+
+/** Main → free-lane threads, on the lane's channel: tasks published on the board at `first`, `first + 1`, … */
+export interface LaneTasks {
+  first: number;
+  tasks: RunMessage[];
+}
+
+/** Free-lane thread → main (through Piscina's 'message'): it listens now (`ready`), or the reply of the task at board `index`. */
+export type LaneReport = { vramSchedulerLane: 'ready'; lane: number } | { vramSchedulerLane: 'reply'; index: number; reply: WorkerReply };
+
+export function isLaneReport(message: unknown): message is LaneReport {
+  return typeof message === 'object' && message !== null && 'vramSchedulerLane' in message;
+}
 
 /**
  * `checkpoint`: the state the handler saved with ctx.checkpoint() during this run, if any.
  * `loadMs`: how long the type's model took to load in this thread, on the first reply after the load (for the quantum).
+ * `runMs`: in the free lane, how long the task held its thread (not counting its wait on the board).
  */
-export type WorkerReply = ({ ok: true; value: unknown } | { ok: false; error: TaskError }) & { checkpoint?: { state: unknown }; loadMs?: number };
+export type WorkerReply = ({ ok: true; value: unknown } | { ok: false; error: TaskError }) & { checkpoint?: { state: unknown }; loadMs?: number; runMs?: number };

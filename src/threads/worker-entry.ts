@@ -14,6 +14,7 @@ import type { RunMessage, WorkerMessage, WorkerReply, WorkerSetup } from './prot
 import { VramLedger } from './vram-ledger.js';
 import { connectAppCalls, type AppPortMessage } from './app-calls.js';
 import { ProgressReporter } from './progress.js';
+import { serveLane } from './lane-serve.js';
 
 const setup = workerData as WorkerSetup;
 const ledger = VramLedger.attach(setup.ledger);
@@ -44,6 +45,7 @@ const app = connectAppCalls(appChannel.port1);
 const warm = new Map<string, Promise<Warm>>();
 
 export default function handle(message: WorkerMessage): Promise<WorkerReply> {
+  if (message.op === 'serve') return serveLane(message, run);
   return message.op === 'run' ? run(message) : unload(message.type);
 }
 

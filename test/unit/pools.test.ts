@@ -7,7 +7,7 @@
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ResolvedType } from '../../dist/config.js';
-import { HardStop } from '../../dist/actors/task-controls.js';
+import { StopTrigger } from '../../dist/actors/task-controls.js';
 import { Pools } from '../../dist/threads/pools.js';
 import { VramLedger } from '../../dist/threads/vram-ledger.js';
 import { fixture } from '../support/scheduler.js';
@@ -38,7 +38,7 @@ function poolsFor(type: Partial<ResolvedType>) {
   });
   open.push(pools);
   let seq = 0;
-  const run = (payload: unknown, stop?: HardStop) => pools.run({ op: 'run', taskId: `task-${++seq}`, seq, type: 't', payload }, stop);
+  const run = (payload: unknown, hardStop?: StopTrigger) => pools.run({ op: 'run', taskId: `task-${++seq}`, seq, type: 't', payload }, hardStop && { asked: new StopTrigger(), hardStop });
   return { run, failure, gone };
 }
 
@@ -69,11 +69,11 @@ describe('the model load time (it lengthens the quantum of a slow-loading type)'
 describe('a hard stop in a GPU type\'s thread', () => {
   it('ends a task still waiting for the replacement of a terminated thread, instead of leaving it pending', async () => {
     const { run, gone } = poolsFor({ handlerUrl: pathToFileURL(fixture('hang-handler.mjs')).href });
-    const first = new HardStop();
+    const first = new StopTrigger();
     const running = run('a', first);
     first.abort('cancelled');
     await expect(running).rejects.toThrow(); // its thread was terminated; a replacement starts
-    const queued = new HardStop();
+    const queued = new StopTrigger();
     const waiting = run('b', queued); // Piscina queues it until the replacement is ready
     queued.abort('cancelled');
     await expect(waiting).rejects.toThrow();

@@ -1,0 +1,125 @@
+/**
+ * The free lane's board: claimed tasks in claim order, on a SharedArrayBuffer, from which idle
+ * free-lane threads take their next task themselves. A thread that finishes a task takes the next
+ * one at once, without a round trip through the main thread, which may be busy committing; the
+ * main thread publishes tasks ahead, withdraws one no thread has taken yet (a cancel), and reads
+ * which thread took one (a hard stop terminates that thread).
+ *
+ * Layout (Int32, Atomics only): [0] the index of the next task to take; [1 + lane] the threadId
+ * serving each lane; then a ring of slots, one per index modulo the ring's size. A slot holds the
+ * low bits of its index beside a code (ready, withdrawn, taken by lane n), so a thread that read
+ * an old index can never take the slot once it has been reused for a newer one. Indices count
+ * modulo 2^30, so a scheduler that runs for years never overflows the Int32.
+ */
+
+const NEXT = 0;
+const CODE_BITS = 10;
+const CODE_MASK = (1 << CODE_BITS) - 1;
+const TAG_MASK = (1 << (31 - CODE_BITS)) - 1;
+const READY = 1;
+const WITHDRAWN = 2;
+const TAKEN = 3;
+const INDEX_MASK = (1 << 30) - 1;
+
+/** The index after `index`. */
+export const following = (index: number): number => (index + 1) & INDEX_MASK;
+
+/** Whether `index` is before `next` (within half the index space: indices wrap). */
+export const isBefore = (index: number, next: number): boolean => index !== next && ((next - index) & INDEX_MASK) < 1 << 29;
+
+/** Lanes a board can name in a slot's code. */
+export const MAX_LANES = CODE_MASK - TAKEN + 1;
+
+export class LaneBoard {
+  private readonly cells: Int32Array;
+  private readonly ringStart: number;
+  readonly ringSize: number;
+
+  private constructor(readonly buffer: SharedArrayBuffer, readonly lanes: number) {
+    this.cells = new Int32Array(buffer);
+    this.ringStart = 1 + lanes;
+    this.ringSize = this.cells.length - this.ringStart;
+  }
+
+  /** A board for `lanes` threads holding up to `ringSize` published tasks not yet taken or skipped; its first index is `first` (tests start near the wrap). */
+  static create(lanes: number, ringSize: number, first = 0): LaneBoard {
+    if (!Number.isInteger(lanes) || lanes < 1 || lanes > MAX_LANES) throw new RangeError(`a lane board serves 1 to ${MAX_LANES} threads, not ${lanes}`);
+    // A power of two divides the index space, so consecutive indices never share a slot across the wrap.
+    if (!Number.isInteger(ringSize) || ringSize < 1 || ringSize > TAG_MASK || (ringSize & (ringSize - 1)) !== 0) throw new RangeError(`ring size ${ringSize}: expected a power of two below ${TAG_MASK}`);
+    const board = new LaneBoard(new SharedArrayBuffer((1 + lanes + ringSize) * 4), lanes);
+    board.cells[NEXT] = first & INDEX_MASK;
+    return board;
+  }
+
+  /** The same board, in a worker thread. */
+  static attach(buffer: SharedArrayBuffer, lanes: number): LaneBoard {
+    return new LaneBoard(buffer, lanes);
+  }
+
+  /** The index of the next task a thread will take. */
+  get next(): number {
+    return Atomics.load(this.cells, NEXT);
+  }
+
+  /** Main thread: `index` may be published only while its slot's previous index is behind `next`. */
+  hasRoomFor(index: number): boolean {
+    return ((index - this.next) & INDEX_MASK) < this.ringSize;
+  }
+
+  /** Main thread: `index` is ready to take (its task was posted to the lane's threads). */
+  publish(index: number): void {
+    Atomics.store(this.cells, this.slot(index), this.value(index, READY));
+  }
+
+  /** Main thread: takes `index` back if no thread has taken it; threads then skip it. */
+  withdraw(index: number): boolean {
+    const ready = this.value(index, READY);
+    return Atomics.compareExchange(this.cells, this.slot(index), ready, this.value(index, WITHDRAWN)) === ready;
+  }
+
+  /** The lane whose thread took `index`, or -1 (not taken, withdrawn, or the slot reused). */
+  takerOf(index: number): number {
+    const cell = Atomics.load(this.cells, this.slot(index));
+    return cell >>> CODE_BITS === (index & TAG_MASK) && (cell & CODE_MASK) >= TAKEN ? (cell & CODE_MASK) - TAKEN : -1;
+  }
+
+  /**
+   * Worker thread: takes `index` (read from `next`) for `lane`. False when it was withdrawn or
+   * another thread took it; `next` has then moved past it (this thread helps move it, so a thread
+   * that stalls or dies between its two steps holds up no one).
+   */
+  take(index: number, lane: number): boolean {
+    const ready = this.value(index, READY);
+    const cell = Atomics.compareExchange(this.cells, this.slot(index), ready, this.value(index, TAKEN + lane));
+    if (cell >>> CODE_BITS === (index & TAG_MASK)) Atomics.compareExchange(this.cells, NEXT, index, following(index));
+    return cell === ready;
+  }
+
+  /**
+   * Worker thread: moves `next` past `index` if it was withdrawn. A thread that started after
+   * `index` was posted never got its task, and must still be able to pass it.
+   */
+  skipWithdrawn(index: number): boolean {
+    if (Atomics.load(this.cells, this.slot(index)) !== this.value(index, WITHDRAWN)) return false;
+    Atomics.compareExchange(this.cells, NEXT, index, following(index));
+    return true;
+  }
+
+  /** Worker thread: this thread now serves `lane`. */
+  serve(lane: number, threadId: number): void {
+    Atomics.store(this.cells, 1 + lane, threadId);
+  }
+
+  /** The threadId serving `lane` (0 before its thread has started). */
+  threadOf(lane: number): number {
+    return Atomics.load(this.cells, 1 + lane);
+  }
+
+  private slot(index: number): number {
+    return this.ringStart + (index & (this.ringSize - 1));
+  }
+
+  private value(index: number, code: number): number {
+    return ((index & TAG_MASK) << CODE_BITS) | code;
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * A free-lane thread's side of the board: it keeps the tasks posted on the lane's channel and,
+ * whenever it is idle, takes the next one in board order for itself (see LaneBoard). Runs in
+ * the worker thread, for as long as the thread lives.
+ */
+import { BroadcastChannel, parentPort, threadId } from 'node:worker_threads';
+import { following, isBefore, LaneBoard } from './lane-board.js';
+import type { LaneReport, LaneTasks, RunMessage, ServeMessage, WorkerReply } from './protocol.js';
+
+export function serveLane({ lane, lanes, board: buffer, channel: name }: ServeMessage, run: (task: RunMessage) => Promise<WorkerReply>): Promise<never> {
+  const board = LaneBoard.attach(buffer, lanes);
+  board.serve(lane, threadId);
+  /** Tasks posted and not yet seen taken, by board index, in index order. */
+  const posted = new Map<number, RunMessage>();
+  let busy = false;
+
+  const takeNext = (): void => {
+    while (!busy) {
+      const next = board.next;
+      for (const index of posted.keys()) {
+        if (!isBefore(index, next)) break;
+        posted.delete(index);
+      }
+      const task = posted.get(next);
+      if (task === undefined) {
+        if (board.skipWithdrawn(next)) continue;
+        return; // not posted yet: its message wakes this thread
+      }
+      posted.delete(next);
+      if (!board.take(next, lane)) continue; // withdrawn, or another thread was first
+      busy = true;
+      const startedAt = performance.now();
+      void run(task).then((reply) => {
+        reply.runMs = performance.now() - startedAt;
+        report({ vramSchedulerLane: 'reply', index: next, reply });
+        busy = false;
+        takeNext();
+      });
+    }
+  };
+
+  const channel = new BroadcastChannel(name);
+  channel.onmessage = (event) => {
+    const { first, tasks } = (event as { data: LaneTasks }).data;
+    let index = first;
+    for (const task of tasks) {
+      posted.set(index, task);
+      index = following(index);
+    }
+    takeNext();
+  };
+  // Listening now: the main thread posts again the tasks published before this thread started.
+  report({ vramSchedulerLane: 'ready', lane });
+  // Never settles: the thread serves until the pool is destroyed or the thread is terminated.
+  return new Promise<never>(() => {});
+}
+
+function report(message: LaneReport): void {
+  parentPort!.postMessage(message);
+}

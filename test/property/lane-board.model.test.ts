@@ -1,0 +1,155 @@
+/**
+ * Model-based test of the free lane's board (single thread): the main thread publishes and
+ * withdraws, simulated lane threads take, skip and retry with stale indices. After every command
+ * the board must agree with a plain list of slots: promise 3 (threads take tasks in publishing
+ * order, withdrawn ones skipped) and promise 4 (no task is taken twice, none withdrawn after a
+ * thread took it). Small rings make slots be reused often; some runs start just before the
+ * indices wrap.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { following, isBefore, LaneBoard } from '../../src/threads/lane-board.js';
+import { runs } from '../support/fast-check-setup.js';
+
+type Status = { kind: 'ready' } | { kind: 'withdrawn' } | { kind: 'taken'; lane: number };
+interface Model {
+  ringSize: number;
+  lanes: number;
+  /** The board's first index. */
+  first: number;
+  /** Every index published, oldest first, with its status. */
+  slots: { index: number; status: Status }[];
+  /** Position in `slots` of the next index a thread takes (slots.length when none is left). */
+  next: number;
+}
+type Cmd = fc.Command<Model, LaneBoard>;
+
+/** The index published after the last one (or the first). */
+const following_ = (m: Model): number => (m.slots.length === 0 ? m.first : following(m.slots[m.slots.length - 1]!.index));
+
+/** Position in `slots` of a published index, or -1 (the next index to publish). */
+const positionOf = (m: Model, index: number): number => m.slots.findIndex((s) => s.index === index);
+
+function checkAgreement(m: Model, board: LaneBoard): void {
+  // The board may still point at withdrawn slots the model's threads have not passed yet.
+  const at = positionOf(m, board.next);
+  const position = at === -1 ? m.slots.length : at;
+  expect(position).toBeLessThanOrEqual(m.next);
+  for (let p = position; p < m.next; p++) expect(m.slots[p]!.status.kind).toBe('withdrawn');
+  // Only the newest ringSize slots still hold their own index; older ones were passed and may be reused.
+  for (const { index, status } of m.slots.slice(-m.ringSize)) {
+    expect(board.takerOf(index)).toBe(status.kind === 'taken' ? status.lane : -1);
+  }
+}
+
+class Publish implements Cmd {
+  check = () => true;
+  run(m: Model, board: LaneBoard): void {
+    const index = following_(m);
+    const at = positionOf(m, board.next);
+    const unpassed = m.slots.length - (at === -1 ? m.slots.length : at);
+    expect(board.hasRoomFor(index)).toBe(unpassed < m.ringSize);
+    if (unpassed >= m.ringSize) return;
+    board.publish(index);
+    m.slots.push({ index, status: { kind: 'ready' } });
+    checkAgreement(m, board);
+  }
+  toString = () => 'publish';
+}
+
+class Withdraw implements Cmd {
+  constructor(readonly pick: number) {}
+  check = (m: Readonly<Model>) => m.slots.length > 0;
+  run(m: Model, board: LaneBoard): void {
+    // Among the newest ringSize slots: the main thread withdraws only tasks it still waits for.
+    const recent = m.slots.slice(-m.ringSize);
+    const slot = recent[this.pick % recent.length]!;
+    expect(board.withdraw(slot.index)).toBe(slot.status.kind === 'ready');
+    if (slot.status.kind === 'ready') slot.status = { kind: 'withdrawn' };
+    checkAgreement(m, board);
+  }
+  toString = () => `withdraw(${this.pick})`;
+}
+
+/** A lane thread that holds every published task takes the next one, as lane-serve.ts does. */
+class Take implements Cmd {
+  constructor(readonly lane: number) {}
+  check = () => true;
+  run(m: Model, board: LaneBoard): void {
+    const lane = this.lane % m.lanes;
+    while (m.next < m.slots.length && m.slots[m.next]!.status.kind === 'withdrawn') m.next++;
+    const expected = m.slots[m.next];
+    let took: number | undefined;
+    for (;;) {
+      const index = board.next;
+      if (positionOf(m, index) === -1) break; // nothing published there yet
+      if (board.take(index, lane)) {
+        took = index;
+        break;
+      }
+    }
+    expect(took).toBe(expected?.index);
+    if (expected) {
+      expected.status = { kind: 'taken', lane };
+      m.next++;
+    }
+    checkAgreement(m, board);
+  }
+  toString = () => `take(lane ${this.lane})`;
+}
+
+/** A thread that read `next` long ago tries an index already passed: it takes nothing and moves nothing. */
+class StaleTake implements Cmd {
+  constructor(readonly lane: number, readonly back: number) {}
+  check = (m: Readonly<Model>) => m.next > 0;
+  run(m: Model, board: LaneBoard): void {
+    const before = board.next;
+    const slot = m.slots[m.next - 1 - (this.back % m.next)]!;
+    expect(board.take(slot.index, this.lane % m.lanes)).toBe(false);
+    expect(board.next).toBe(before);
+    checkAgreement(m, board);
+  }
+  toString = () => `staleTake(lane ${this.lane}, back ${this.back})`;
+}
+
+/** A thread started after the task at `next` was posted: it can pass it only if it was withdrawn. */
+class SkipUnseen implements Cmd {
+  check = () => true;
+  run(m: Model, board: LaneBoard): void {
+    const at = positionOf(m, board.next);
+    const withdrawn = at !== -1 && m.slots[at]!.status.kind === 'withdrawn';
+    expect(board.skipWithdrawn(board.next)).toBe(withdrawn);
+    if (withdrawn && m.next === at) m.next++;
+    checkAgreement(m, board);
+  }
+  toString = () => 'skipUnseen';
+}
+
+const WRAP = 2 ** 30;
+
+const commands = [
+  fc.constant(new Publish()),
+  fc.nat().map((pick) => new Withdraw(pick)),
+  fc.nat(3).map((lane) => new Take(lane)),
+  fc.tuple(fc.nat(3), fc.nat()).map(([lane, back]) => new StaleTake(lane, back)),
+  fc.constant(new SkipUnseen()),
+];
+
+describe('LaneBoard (model-based)', () => {
+  it('threads take published tasks once each, in publishing order, and never a withdrawn one', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(1, 2, 4, 8), fc.constantFrom(0, WRAP - 3), fc.integer({ min: 1, max: 4 }), fc.commands(commands, { size: 'large' }), (ringSize, first, lanes, cmds) => {
+        const model: Model = { ringSize, lanes, first, slots: [], next: 0 };
+        fc.modelRun(() => ({ model, real: LaneBoard.create(lanes, ringSize, first) }), cmds);
+      }),
+      { numRuns: runs(150) },
+    );
+  });
+
+  it('counts indices modulo 2^30: after the last index comes 0, and 0 is after it', () => {
+    expect(following(WRAP - 1)).toBe(0);
+    expect(isBefore(WRAP - 1, 0)).toBe(true);
+    expect(isBefore(0, WRAP - 1)).toBe(false);
+    expect(isBefore(5, 5)).toBe(false);
+  });
+});

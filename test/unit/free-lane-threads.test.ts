@@ -1,0 +1,133 @@
+/**
+ * The free lane's threads take claimed tasks from its board themselves. What that must keep:
+ * a task waiting on the board can be withdrawn at once (a cancel or timeout does not wait for
+ * the task ahead of it); a hard stop or a crash ends only the task its thread ran, and the tasks
+ * waiting behind it run in a fresh thread, in order; an idle thread never leaves a task waiting
+ * behind a long one; a thread that dies between tasks is reported and replaced.
+ */
+import { pathToFileURL } from 'node:url';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { ResolvedType } from '../../dist/config.js';
+import { StopTrigger, type TaskStops } from '../../dist/actors/task-controls.js';
+import { Pools } from '../../dist/threads/pools.js';
+import { VramLedger } from '../../dist/threads/vram-ledger.js';
+import { Gate } from '../support/gate.js';
+import { fixture } from '../support/scheduler.js';
+
+const open: Pools[] = [];
+let gate: Gate | undefined;
+afterEach(async () => {
+  gate?.releaseAll();
+  await Promise.all(open.splice(0).map((pools) => pools.close()));
+  gate?.close();
+  gate = undefined;
+});
+
+function lane(threads: number, handler: string) {
+  const type: ResolvedType = {
+    name: 'chores', handlerUrl: pathToFileURL(fixture(handler)).href, gpu: false, vramMiB: 0, budgetSource: 'none', concurrency: 1, timeoutMs: 0,
+    retries: 0, retryBackoffMs: 0, idempotent: false, preemptible: false, keepAliveMs: 0, kvGbPer1kTokens: 0, ramGb: 0,
+  };
+  const failures: unknown[] = [];
+  const pools = new Pools({
+    types: new Map([['chores', type]]),
+    ledger: VramLedger.create([{ capacityMiB: 1024 }]).buffer,
+    freeLaneThreads: threads,
+    logLevel: 'silent',
+    serviceName: 'free-lane-test',
+    abortChannel: `free-lane-test-${process.pid}-${open.length}`,
+    threadGone: () => undefined,
+    threadFailed: (error) => failures.push(error),
+    appCalls: { progress: () => undefined, submit: () => Promise.reject(new Error('no app calls in this test')) },
+  });
+  open.push(pools);
+  let seq = 0;
+  const run = (payload: unknown, stops?: TaskStops) => pools.run({ op: 'run', taskId: `task-${++seq}`, seq, type: 'chores', payload }, stops);
+  return { run, failures, pools };
+}
+
+const stops = () => ({ asked: new StopTrigger(), hardStop: new StopTrigger() });
+const tag = (t: string) => ({ tag: t });
+const startedTags = (g: Gate) => g.started.map((s) => s.started);
+
+describe('the free lane\'s board', () => {
+  it('withdraws a task waiting behind a running one at once, and its handler never starts', async () => {
+    gate = new Gate();
+    const { run } = lane(1, 'gated-handler.mjs');
+    const first = run(tag('a'));
+    await gate.waitForStarted(1);
+    const waiting = stops();
+    const second = run(tag('b'), waiting);
+    const third = run(tag('c'));
+    waiting.asked.abort('cancelled');
+    await expect(second).rejects.toThrow(/withdrawn/);
+    gate.release('a');
+    expect(await first).toMatchObject({ ok: true, value: { tag: 'a' } });
+    await gate.waitForStarted(2);
+    gate.release('c');
+    expect(await third).toMatchObject({ ok: true, value: { tag: 'c' } });
+    expect(startedTags(gate)).toEqual(['a', 'c']);
+  });
+
+  it('a hard stop ends only its own task: the tasks waiting behind it run in a fresh thread, in order', async () => {
+    gate = new Gate();
+    const { run, failures } = lane(1, 'gated-handler.mjs');
+    const first = stops();
+    const running = run(tag('a'), first);
+    const [a] = await gate.waitForStarted(1);
+    const behind = ['b', 'c', 'd'].map((t) => run(tag(t)));
+    first.hardStop.abort('cancelled');
+    await expect(running).rejects.toThrow();
+    gate.releaseAll();
+    const replies = await Promise.all(behind);
+    expect(replies.map((r) => (r as { value: { tag: string } }).value.tag)).toEqual(['b', 'c', 'd']);
+    expect(startedTags(gate)).toEqual(['a', 'b', 'c', 'd']);
+    expect(new Set(gate.started.slice(1).map((s) => s.thread))).not.toContain(a!.thread);
+    expect(failures).toEqual([]); // a thread stopped on purpose is not reported as a failure
+  });
+
+  it('a thread that crashes mid-task fails that task alone; the tasks behind it still run', async () => {
+    const { run } = lane(1, 'worker-exits.mjs');
+    const crashing = run({ crash: true });
+    const behind = [run({}), run({})];
+    await expect(crashing).rejects.toThrow();
+    expect(await Promise.all(behind)).toMatchObject([{ ok: true, value: 'ok' }, { ok: true, value: 'ok' }]);
+  });
+
+  it('an idle thread takes the next task while another thread runs a long one', async () => {
+    gate = new Gate();
+    const { run } = lane(2, 'gated-handler.mjs');
+    const long = run(tag('long'));
+    await gate.waitForStarted(1);
+    const short = ['s1', 's2', 's3'].map((t) => run(tag(t)));
+    for (const [k, t] of ['s1', 's2', 's3'].entries()) {
+      await gate.waitForStarted(2 + k);
+      gate.release(t);
+      expect(await short[k]).toMatchObject({ ok: true, value: { tag: t } });
+    }
+    expect(startedTags(gate)).toEqual(['long', 's1', 's2', 's3']);
+    gate.release('long');
+    expect(await long).toMatchObject({ ok: true, value: { tag: 'long' } });
+  });
+
+  it('a thread that dies between tasks is reported, and the next task runs in a fresh one', async () => {
+    const { run, failures } = lane(1, 'error-after-result.mjs');
+    expect(await run({ late: 'throw' })).toMatchObject({ ok: true, value: 'ok' });
+    await vi.waitFor(() => expect(failures).toHaveLength(1));
+    expect(String(failures[0])).toContain('thrown after the task returned');
+    expect(await run({})).toMatchObject({ ok: true, value: 'ok' });
+  });
+
+  it('close() fails the tasks no thread answered', async () => {
+    gate = new Gate();
+    const { run, pools } = lane(1, 'gated-handler.mjs');
+    const running = run(tag('a'));
+    await gate.waitForStarted(1);
+    const waiting = run(tag('b'));
+    const outcomes = Promise.allSettled([running, waiting]);
+    await pools.close();
+    const [ran, waited] = await outcomes;
+    expect(ran.status).toBe('rejected');
+    expect(waited).toMatchObject({ status: 'rejected', reason: { message: expect.stringMatching(/closed/) } });
+  });
+});
