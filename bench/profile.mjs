@@ -25,8 +25,21 @@ const { values: args } = parseArgs({
     window: { type: 'string', default: '1000' },
     'cpu-ms': { type: 'string', default: '1' },
     'interval-us': { type: 'string', default: '200' },
+    help: { type: 'boolean', default: false },
   },
 });
+if (args.help) {
+  console.log(`Usage: npm run bench:profile -- [--tasks N] [--threads T] [--window W] [--cpu-ms MS] [--interval-us US]
+
+  --tasks N        tasks per timed round (default 20000; the --cpu-ms round runs N ÷ (5 × MS))
+  --threads T      worker threads / concurrency (default 2)
+  --window W       tasks in flight at most (default 1000)
+  --cpu-ms MS      each task of the second round spins the CPU for MS ms of wall-clock time (default 1)
+  --interval-us US the sampling profiler's interval (default 200)
+
+Writes bench/results/profile.json and bench/results/profile.md.`);
+  process.exit(0);
+}
 const options = { tasks: Number(args.tasks), threads: Number(args.threads), window: Number(args.window), cpuMs: Number(args['cpu-ms']), intervalUs: Number(args['interval-us']) };
 for (const [name, value] of Object.entries(options)) {
   if (!Number.isSafeInteger(value) || value < (name === 'cpuMs' ? 0 : 1)) throw new Error(`--${name}: expected a whole number, got ${value}`);
