@@ -1,8 +1,9 @@
 /**
  * The free lane's threads, fed through a board (see LaneBoard) instead of one Piscina task per
  * task. Claimed tasks are published ahead, those of one event-loop turn in one post on the lane's
- * BroadcastChannel, and each thread takes the next one for itself the moment it is idle: a
- * thread's next task never waits for the main thread, which may be busy committing. Piscina
+ * BroadcastChannel (their bytes in shared memory: see lane-tasks.ts), and each thread takes the
+ * next one for itself the moment it is idle: a thread's next task never waits for the main
+ * thread, which may be busy committing. Piscina
  * hosts the threads: each runs one `serve` task for as long as it lives, started again when its
  * thread dies.
  */
@@ -11,10 +12,13 @@ import type { Piscina } from 'piscina';
 import type { TaskStops } from '../actors/task-controls.js';
 import { MAX_CLAIM_AHEAD } from '../dispatch/thread-slots.js';
 import { following, LaneBoard } from './lane-board.js';
-import type { LaneReport, LaneTasks, RunMessage, ServeMessage, WorkerReply } from './protocol.js';
+import { encodeTask, packTasks } from './lane-tasks.js';
+import type { LaneReport, RunMessage, ServeMessage, WorkerReply } from './protocol.js';
 
 interface Handed {
   task: RunMessage;
+  /** Its bytes, once published (kept to post them again to a thread that starts later). */
+  encoded?: Uint8Array;
   /** Its board index once published; -1 before. */
   index: number;
   /** Answered, withdrawn or failed: later stops do nothing. */
@@ -161,35 +165,42 @@ export class FreeLaneThreads {
   private publish(): void {
     this.publishing = false;
     if (this.closed) return;
-    const tasks: RunMessage[] = [];
+    const encoded: Uint8Array[] = [];
     const first = this.nextIndex;
     let taken = 0;
     for (const handed of this.unpublished) {
       if (!this.board.hasRoomFor(this.nextIndex)) break;
       taken++;
       if (handed.done) continue;
+      try {
+        handed.encoded = encodeTask(handed.task);
+      } catch (error) {
+        this.settle(handed, error); // submit checked the payload is cloneable: this is not expected
+        continue;
+      }
       handed.index = this.nextIndex;
       this.published.set(handed.index, handed);
       this.board.publish(handed.index);
-      tasks.push(handed.task);
+      encoded.push(handed.encoded);
       this.nextIndex = following(this.nextIndex);
     }
     this.unpublished = taken === this.unpublished.length ? [] : this.unpublished.slice(taken);
-    if (tasks.length > 0) this.channel.postMessage({ first, tasks } satisfies LaneTasks);
+    if (encoded.length > 0) this.channel.postMessage(packTasks(first, encoded));
     if (this.unpublished.length > 0) setTimeout(() => this.publishSoon(), FULL_RING_RETRY_MS).unref();
   }
 
   /** A thread started listening: posts again what was published before, so it can take those too. */
   private postAgain(): void {
-    let run: LaneTasks | undefined;
+    let run: { first: number; encoded: Uint8Array[] } | undefined;
+    const post = (): void => void (run && this.channel.postMessage(packTasks(run.first, run.encoded)));
     for (const [index, handed] of this.published) {
-      if (run && index === following(run.first + run.tasks.length - 1)) run.tasks.push(handed.task);
+      if (run && index === following(run.first + run.encoded.length - 1)) run.encoded.push(handed.encoded!);
       else {
-        if (run) this.channel.postMessage(run);
-        run = { first: index, tasks: [handed.task] };
+        post();
+        run = { first: index, encoded: [handed.encoded!] };
       }
     }
-    if (run) this.channel.postMessage(run);
+    post();
   }
 }
 

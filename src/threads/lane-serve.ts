@@ -5,13 +5,14 @@
  */
 import { BroadcastChannel, parentPort, threadId } from 'node:worker_threads';
 import { following, isBefore, LaneBoard } from './lane-board.js';
+import { unpackTask } from './lane-tasks.js';
 import type { LaneReport, LaneTasks, RunMessage, ServeMessage, WorkerReply } from './protocol.js';
 
 export function serveLane({ lane, lanes, board: buffer, channel: name }: ServeMessage, run: (task: RunMessage) => Promise<WorkerReply>): Promise<never> {
   const board = LaneBoard.attach(buffer, lanes);
   board.serve(lane, threadId);
-  /** Tasks posted and not yet seen taken, by board index, in index order. */
-  const posted = new Map<number, RunMessage>();
+  /** Tasks posted and not yet seen taken, by board index, in index order: their post, and their place in it. */
+  const posted = new Map<number, { post: LaneTasks; k: number }>();
   let busy = false;
 
   const takeNext = (): void => {
@@ -21,13 +22,14 @@ export function serveLane({ lane, lanes, board: buffer, channel: name }: ServeMe
         if (!isBefore(index, next)) break;
         posted.delete(index);
       }
-      const task = posted.get(next);
-      if (task === undefined) {
+      const where = posted.get(next);
+      if (where === undefined) {
         if (board.skipWithdrawn(next)) continue;
         return; // not posted yet: its message wakes this thread
       }
       posted.delete(next);
       if (!board.take(next, lane)) continue; // withdrawn, or another thread was first
+      const task = unpackTask(where.post, where.k);
       busy = true;
       const startedAt = performance.now();
       void run(task).then((reply) => {
@@ -41,10 +43,10 @@ export function serveLane({ lane, lanes, board: buffer, channel: name }: ServeMe
 
   const channel = new BroadcastChannel(name);
   channel.onmessage = (event) => {
-    const { first, tasks } = (event as { data: LaneTasks }).data;
-    let index = first;
-    for (const task of tasks) {
-      posted.set(index, task);
+    const post = (event as { data: LaneTasks }).data;
+    let index = post.first;
+    for (let k = 0; k < post.ends.length; k++) {
+      posted.set(index, { post, k });
       index = following(index);
     }
     takeNext();

@@ -45,10 +45,14 @@ export interface ServeMessage {
 
 export type WorkerMessage = RunMessage | UnloadMessage | ServeMessage;
 
-/** Main → free-lane threads, on the lane's channel: tasks published on the board at `first`, `first + 1`, … */
+/**
+ * Main → free-lane threads, on the lane's channel: tasks published on the board at `first`,
+ * `first + 1`, …, serialized one after another into `bytes`; task k ends at `ends[k]` (see lane-tasks.ts).
+ */
 export interface LaneTasks {
   first: number;
-  tasks: RunMessage[];
+  bytes: SharedArrayBuffer;
+  ends: number[];
 }
 
 /** Free-lane thread → main (through Piscina's 'message'): it listens now (`ready`), or the reply of the task at board `index`. */
