@@ -118,13 +118,12 @@ export class FreeLaneThreads {
 
   /** Fails the task the dead thread of `lane` had taken, if any; true when there was one. */
   private failTaken(lane: number, error: unknown): boolean {
-    for (const [index, handed] of this.published) {
-      if (this.board.takerOf(index) !== lane) continue;
-      this.published.delete(index);
-      this.settle(handed, error);
-      return true;
-    }
-    return false;
+    const index = this.board.heldBy(lane);
+    const handed = index === -1 ? undefined : this.published.get(index);
+    if (handed === undefined) return false;
+    this.published.delete(index);
+    this.settle(handed, error);
+    return true;
   }
 
   private withdraw(handed: Handed): void {
@@ -140,8 +139,9 @@ export class FreeLaneThreads {
   private stopHard(handed: Handed): void {
     this.withdraw(handed);
     if (handed.done) return;
-    const lane = this.board.takerOf(handed.index);
-    if (lane === -1) return;
+    let lane = 0;
+    while (lane < this.lanes && this.board.heldBy(lane) !== handed.index) lane++;
+    if (lane === this.lanes) return; // it has just ended: its reply is on its way
     const threadId = this.board.threadOf(lane);
     const thread = this.pool.threads.find((t) => t.threadId === threadId);
     if (!thread) return;

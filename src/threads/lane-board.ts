@@ -6,10 +6,12 @@
  * which thread took one (a hard stop terminates that thread).
  *
  * Layout (Int32, Atomics only): [0] the index of the next task to take; [1 + lane] the threadId
- * serving each lane; then a ring of slots, one per index modulo the ring's size. A slot holds the
- * low bits of its index beside a code (ready, withdrawn, taken by lane n), so a thread that read
- * an old index can never take the slot once it has been reused for a newer one. Indices count
- * modulo 2^30, so a scheduler that runs for years never overflows the Int32.
+ * serving each lane; [1 + lanes + lane] the index each lane's thread holds (-1: none), known
+ * even once its slot is reused while a long task runs; then a ring of slots, one per index modulo
+ * the ring's size. A slot holds the low bits of its index beside a code (ready, withdrawn, taken
+ * by lane n), so a thread that read an old index can never take the slot once it has been reused
+ * for a newer one. Indices count modulo 2^30, so a scheduler that runs for years never overflows
+ * the Int32.
  */
 
 const NEXT = 0;
@@ -20,6 +22,8 @@ const READY = 1;
 const WITHDRAWN = 2;
 const TAKEN = 3;
 const INDEX_MASK = (1 << 30) - 1;
+/** No index: a lane's thread that holds no task. */
+const NONE = -1;
 
 /** The index after `index`. */
 export const following = (index: number): number => (index + 1) & INDEX_MASK;
@@ -37,7 +41,7 @@ export class LaneBoard {
 
   private constructor(readonly buffer: SharedArrayBuffer, readonly lanes: number) {
     this.cells = new Int32Array(buffer);
-    this.ringStart = 1 + lanes;
+    this.ringStart = 1 + 2 * lanes;
     this.ringSize = this.cells.length - this.ringStart;
   }
 
@@ -46,8 +50,9 @@ export class LaneBoard {
     if (!Number.isInteger(lanes) || lanes < 1 || lanes > MAX_LANES) throw new RangeError(`a lane board serves 1 to ${MAX_LANES} threads, not ${lanes}`);
     // A power of two divides the index space, so consecutive indices never share a slot across the wrap.
     if (!Number.isInteger(ringSize) || ringSize < 1 || ringSize > TAG_MASK || (ringSize & (ringSize - 1)) !== 0) throw new RangeError(`ring size ${ringSize}: expected a power of two below ${TAG_MASK}`);
-    const board = new LaneBoard(new SharedArrayBuffer((1 + lanes + ringSize) * 4), lanes);
+    const board = new LaneBoard(new SharedArrayBuffer((1 + 2 * lanes + ringSize) * 4), lanes);
     board.cells[NEXT] = first & INDEX_MASK;
+    board.cells.fill(NONE, 1 + lanes, 1 + 2 * lanes);
     return board;
   }
 
@@ -89,10 +94,30 @@ export class LaneBoard {
    * that stalls or dies between its two steps holds up no one).
    */
   take(index: number, lane: number): boolean {
+    // Held from before the slot names this lane: heldBy() trusts it only once the slot does (or was reused since).
+    Atomics.store(this.cells, this.held(lane), index);
     const ready = this.value(index, READY);
     const cell = Atomics.compareExchange(this.cells, this.slot(index), ready, this.value(index, TAKEN + lane));
     if (cell >>> CODE_BITS === (index & TAG_MASK)) Atomics.compareExchange(this.cells, NEXT, index, following(index));
+    if (cell !== ready) Atomics.store(this.cells, this.held(lane), NONE);
     return cell === ready;
+  }
+
+  /** Worker thread: the task `lane` took is done (before its reply is posted). */
+  finished(lane: number): void {
+    Atomics.store(this.cells, this.held(lane), NONE);
+  }
+
+  /**
+   * The index whose task the thread of `lane` took and has not finished, or -1. Unlike takerOf()
+   * it still knows a task whose slot was reused while it ran (more tasks passed than the ring holds).
+   */
+  heldBy(lane: number): number {
+    const index = Atomics.load(this.cells, this.held(lane));
+    if (index === NONE) return -1;
+    const cell = Atomics.load(this.cells, this.slot(index));
+    const reused = cell >>> CODE_BITS !== (index & TAG_MASK);
+    return reused || (cell & CODE_MASK) === TAKEN + lane ? index : -1;
   }
 
   /**
@@ -107,12 +132,17 @@ export class LaneBoard {
 
   /** Worker thread: this thread now serves `lane`. */
   serve(lane: number, threadId: number): void {
+    Atomics.store(this.cells, this.held(lane), NONE);
     Atomics.store(this.cells, 1 + lane, threadId);
   }
 
   /** The threadId serving `lane` (0 before its thread has started). */
   threadOf(lane: number): number {
     return Atomics.load(this.cells, 1 + lane);
+  }
+
+  private held(lane: number): number {
+    return 1 + this.lanes + lane;
   }
 
   private slot(index: number): number {

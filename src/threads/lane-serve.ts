@@ -34,6 +34,7 @@ export function serveLane({ lane, lanes, board: buffer, channel: name }: ServeMe
       const startedAt = performance.now();
       void run(task).then((reply) => {
         reply.runMs = performance.now() - startedAt;
+        board.finished(lane);
         report({ vramSchedulerLane: 'reply', index: next, reply });
         busy = false;
         takeNext();

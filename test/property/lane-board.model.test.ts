@@ -21,6 +21,8 @@ interface Model {
   slots: { index: number; status: Status }[];
   /** Position in `slots` of the next index a thread takes (slots.length when none is left). */
   next: number;
+  /** Per lane, the index its thread took and has not finished (a thread runs one task at a time). */
+  held: (number | undefined)[];
 }
 type Cmd = fc.Command<Model, LaneBoard>;
 
@@ -40,6 +42,8 @@ function checkAgreement(m: Model, board: LaneBoard): void {
   for (const { index, status } of m.slots.slice(-m.ringSize)) {
     expect(board.takerOf(index)).toBe(status.kind === 'taken' ? status.lane : -1);
   }
+  // What a lane's thread holds is known even once its slot was reused (a long task).
+  for (let lane = 0; lane < m.lanes; lane++) expect(board.heldBy(lane)).toBe(m.held[lane] ?? -1);
 }
 
 class Publish implements Cmd {
@@ -71,10 +75,10 @@ class Withdraw implements Cmd {
   toString = () => `withdraw(${this.pick})`;
 }
 
-/** A lane thread that holds every published task takes the next one, as lane-serve.ts does. */
+/** An idle lane thread that holds every published task takes the next one, as lane-serve.ts does. */
 class Take implements Cmd {
   constructor(readonly lane: number) {}
-  check = () => true;
+  check = (m: Readonly<Model>) => m.held[this.lane % m.lanes] === undefined;
   run(m: Model, board: LaneBoard): void {
     const lane = this.lane % m.lanes;
     while (m.next < m.slots.length && m.slots[m.next]!.status.kind === 'withdrawn') m.next++;
@@ -92,6 +96,7 @@ class Take implements Cmd {
     if (expected) {
       expected.status = { kind: 'taken', lane };
       m.next++;
+      m.held[lane] = expected.index;
     }
     checkAgreement(m, board);
   }
@@ -101,7 +106,7 @@ class Take implements Cmd {
 /** A thread that read `next` long ago tries an index already passed: it takes nothing and moves nothing. */
 class StaleTake implements Cmd {
   constructor(readonly lane: number, readonly back: number) {}
-  check = (m: Readonly<Model>) => m.next > 0;
+  check = (m: Readonly<Model>) => m.next > 0 && m.held[this.lane % m.lanes] === undefined;
   run(m: Model, board: LaneBoard): void {
     const before = board.next;
     const slot = m.slots[m.next - 1 - (this.back % m.next)]!;
@@ -110,6 +115,19 @@ class StaleTake implements Cmd {
     checkAgreement(m, board);
   }
   toString = () => `staleTake(lane ${this.lane}, back ${this.back})`;
+}
+
+/** A lane's thread finished its task: it holds none. */
+class Finish implements Cmd {
+  constructor(readonly lane: number) {}
+  check = (m: Readonly<Model>) => m.held[this.lane % m.lanes] !== undefined;
+  run(m: Model, board: LaneBoard): void {
+    const lane = this.lane % m.lanes;
+    board.finished(lane);
+    m.held[lane] = undefined;
+    checkAgreement(m, board);
+  }
+  toString = () => `finish(lane ${this.lane})`;
 }
 
 /** A thread started after the task at `next` was posted: it can pass it only if it was withdrawn. */
@@ -133,13 +151,14 @@ const commands = [
   fc.nat(3).map((lane) => new Take(lane)),
   fc.tuple(fc.nat(3), fc.nat()).map(([lane, back]) => new StaleTake(lane, back)),
   fc.constant(new SkipUnseen()),
+  fc.nat(3).map((lane) => new Finish(lane)),
 ];
 
 describe('LaneBoard (model-based)', () => {
   it('threads take published tasks once each, in publishing order, and never a withdrawn one', () => {
     fc.assert(
       fc.property(fc.constantFrom(1, 2, 4, 8), fc.constantFrom(0, WRAP - 3), fc.integer({ min: 1, max: 4 }), fc.commands(commands, { size: 'large' }), (ringSize, first, lanes, cmds) => {
-        const model: Model = { ringSize, lanes, first, slots: [], next: 0 };
+        const model: Model = { ringSize, lanes, first, slots: [], next: 0, held: [] };
         fc.modelRun(() => ({ model, real: LaneBoard.create(lanes, ringSize, first) }), cmds);
       }),
       { numRuns: runs(150) },

@@ -1,0 +1,53 @@
+/**
+ * The free lane's board through the scheduler's API: a long task keeps its thread while the
+ * other threads run more tasks than the board's ring holds, so its board slot is reused; a hard
+ * stop (cancel past the grace period) or a crash must still find and end it.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { OutcomeGate } from '../support/outcome-gate.js';
+import { closeAll, fixture, start } from '../support/scheduler.js';
+
+let gate: OutcomeGate | undefined;
+afterEach(async () => {
+  gate?.autoRelease('succeed');
+  await closeAll();
+  gate?.close();
+  gate = undefined;
+});
+
+const types = {
+  held: { handler: fixture('gated-outcome-handler.mjs'), gpu: false },
+  quick: { handler: fixture('echo-handler.mjs'), gpu: false },
+};
+/** More than the board's ring holds for two threads (2 × (2 + 128), rounded up to 512). */
+const PAST_THE_RING = 600;
+
+async function runQuickTasks(s: Awaited<ReturnType<typeof start>>): Promise<void> {
+  const ids = await Promise.all(Array.from({ length: PAST_THE_RING }, (_, n) => s.submit('quick', { n })));
+  const results = await Promise.all(ids.map(({ id }) => s.wait(id)));
+  expect(results.every((r) => r.status === 'succeeded')).toBe(true);
+}
+
+describe('the free lane, once a long task\'s board slot was reused', () => {
+  it('a cancel past the grace period still terminates the long task\'s thread', async () => {
+    gate = new OutcomeGate();
+    const s = await start({ types, freeLaneThreads: 2, cancelGraceMs: 50, maxQueueDepth: 1000 });
+    const started = gate.nextStart();
+    const held = await s.submit('held', { tag: 'held', ignoreAbort: true });
+    await started;
+    await runQuickTasks(s);
+    expect(await s.cancel(held.id)).toBe(true);
+    expect(await s.wait(held.id)).toMatchObject({ status: 'cancelled' });
+  }, 10_000);
+
+  it('a crash of the long task\'s thread fails that task', async () => {
+    gate = new OutcomeGate();
+    const s = await start({ types, freeLaneThreads: 2, maxQueueDepth: 1000 });
+    const started = gate.nextStart();
+    const held = await s.submit('held', { tag: 'held' });
+    await started;
+    await runQuickTasks(s);
+    gate.release('held', 'exit');
+    expect(await s.wait(held.id)).toMatchObject({ status: 'failed', error: { code: 'WORKER_CRASHED' } });
+  }, 10_000);
+});
