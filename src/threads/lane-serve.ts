@@ -15,13 +15,18 @@ export function serveLane({ lane, lanes, board: buffer, channel: name }: ServeMe
   const posted = new Map<number, { post: LaneTasks; k: number }>();
   let busy = false;
 
+  /** Forgets the tasks other threads have passed: a thread busy with a long task keeps only those still ahead. */
+  const forgetPassed = (next: number): void => {
+    for (const index of posted.keys()) {
+      if (!isBefore(index, next)) break;
+      posted.delete(index);
+    }
+  };
+
   const takeNext = (): void => {
     while (!busy) {
       const next = board.next;
-      for (const index of posted.keys()) {
-        if (!isBefore(index, next)) break;
-        posted.delete(index);
-      }
+      forgetPassed(next);
       const where = posted.get(next);
       if (where === undefined) {
         if (board.skipWithdrawn(next)) continue;
@@ -45,11 +50,13 @@ export function serveLane({ lane, lanes, board: buffer, channel: name }: ServeMe
   const channel = new BroadcastChannel(name);
   channel.onmessage = (event) => {
     const post = (event as { data: LaneTasks }).data;
+    const next = board.next;
     let index = post.first;
     for (let k = 0; k < post.ends.length; k++) {
-      posted.set(index, { post, k });
+      if (!isBefore(index, next)) posted.set(index, { post, k });
       index = following(index);
     }
+    forgetPassed(next);
     takeNext();
   };
   // Listening now: the main thread posts again the tasks published before this thread started.

@@ -6,6 +6,7 @@
  * behind a long one; a thread that dies between tasks is reported and replaced.
  */
 import { pathToFileURL } from 'node:url';
+import { BroadcastChannel } from 'node:worker_threads';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ResolvedType } from '../../dist/config.js';
 import { StopTrigger, type TaskStops } from '../../dist/actors/task-controls.js';
@@ -116,6 +117,25 @@ describe('the free lane\'s board', () => {
     await vi.waitFor(() => expect(failures).toHaveLength(1));
     expect(String(failures[0])).toContain('thrown after the task returned');
     expect(await run({})).toMatchObject({ ok: true, value: 'ok' });
+  });
+
+  it('a thread busy with a long task does not keep the tasks other threads took meanwhile', async () => {
+    const { run } = lane(2, 'heap-held-handler.mjs');
+    const channel = new BroadcastChannel('vram-scheduler-test-heap-held');
+    try {
+      const heldStarted = new Promise((resolve) => (channel.onmessage = resolve));
+      const held = run({ hold: true });
+      await heldStarted;
+      // 2000 tasks of 20 kB (40 MB in all), in waves, each wave done before the next is posted.
+      for (let wave = 0; wave < 40; wave++) {
+        await Promise.all(Array.from({ length: 50 }, (_, n) => run({ text: 'x'.repeat(20_000) + n })));
+      }
+      channel.postMessage({ release: true });
+      const reply = (await held) as { ok: true; value: { grownBytes: number } };
+      expect(reply.value.grownBytes).toBeLessThan(10 * 2 ** 20);
+    } finally {
+      channel.close();
+    }
   });
 
   it('close() fails the tasks no thread answered', async () => {
