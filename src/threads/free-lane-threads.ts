@@ -39,6 +39,8 @@ export class FreeLaneThreads {
   private unpublished: Handed[] = [];
   private nextIndex: number;
   private publishing = false;
+  /** The one timer that tries again while the ring is full. */
+  private retrying: NodeJS.Timeout | undefined;
   /** Lanes whose thread is being terminated on purpose (a hard stop): not reported as failures. */
   private readonly terminating = new Set<number>();
   /** Lanes whose thread died before it listened: started again by the next run (no restart loop). */
@@ -169,7 +171,8 @@ export class FreeLaneThreads {
     const first = this.nextIndex;
     let taken = 0;
     for (const handed of this.unpublished) {
-      if (!this.board.hasRoomFor(this.nextIndex)) break;
+      // A task withdrawn before it was published needs no slot: it never waits for room.
+      if (!handed.done && !this.board.hasRoomFor(this.nextIndex)) break;
       taken++;
       if (handed.done) continue;
       try {
@@ -186,7 +189,12 @@ export class FreeLaneThreads {
     }
     this.unpublished = taken === this.unpublished.length ? [] : this.unpublished.slice(taken);
     if (encoded.length > 0) this.channel.postMessage(packTasks(first, encoded));
-    if (this.unpublished.length > 0) setTimeout(() => this.publishSoon(), FULL_RING_RETRY_MS).unref();
+    if (this.unpublished.length > 0 && this.retrying === undefined) {
+      this.retrying = setTimeout(() => {
+        this.retrying = undefined;
+        this.publishSoon();
+      }, FULL_RING_RETRY_MS).unref();
+    }
   }
 
   /** A thread started listening: posts again what was published before, so it can take those too. */

@@ -138,6 +138,35 @@ describe('the free lane\'s board', () => {
     }
   });
 
+  it('a ring full of withdrawn tasks (every thread busy) keeps one retry timer, however many tasks wait', async () => {
+    gate = new Gate();
+    const { run } = lane(1, 'gated-handler.mjs');
+    const held = run(tag('held'));
+    await gate.waitForStarted(1);
+    // The lane's retry timers are counted, and run only when vi.waitFor() advances them.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      // One thread and its ring of 512: withdrawn tasks keep their slots until the thread passes them.
+      for (let k = 0; k < 600; k++) {
+        const waiting = stops();
+        const task = run(tag(`w${k}`), waiting);
+        await new Promise((resolve) => setImmediate(resolve)); // published (while there is room)
+        waiting.asked.abort('cancelled');
+        await expect(task).rejects.toThrow(/withdrawn/);
+      }
+      const live = Array.from({ length: 20 }, (_, k) => run(tag(`live${k}`)));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(vi.getTimerCount()).toBeLessThanOrEqual(1);
+      gate.releaseAll();
+      expect(await held).toMatchObject({ ok: true, value: { tag: 'held' } });
+      await vi.waitFor(() => expect(gate!.started).toHaveLength(21));
+      expect(await Promise.all(live)).toHaveLength(20);
+      expect(startedTags(gate)).toEqual(['held', ...live.map((_, k) => `live${k}`)]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('close() fails the tasks no thread answered', async () => {
     gate = new Gate();
     const { run, pools } = lane(1, 'gated-handler.mjs');
