@@ -109,8 +109,10 @@ export class FreeLaneThreads {
       this.terminating.delete(lane);
       if (listened) this.serve(lane);
       else {
-        // The thread could not start: fail what waits rather than start threads in a loop.
+        // The thread could not start: it is started again by the next run, not in a loop. What
+        // waits, and what the other lanes' threads run, is theirs; with none left, it fails.
         this.down.add(lane);
+        if (this.down.size < this.lanes) return;
         for (const handed of [...this.unpublished, ...this.published.values()]) this.settle(handed, error);
         this.unpublished = [];
         this.published.clear();

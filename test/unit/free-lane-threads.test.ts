@@ -10,6 +10,9 @@ import { BroadcastChannel } from 'node:worker_threads';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ResolvedType } from '../../dist/config.js';
 import { StopTrigger, type TaskStops } from '../../dist/actors/task-controls.js';
+import { FreeLaneThreads } from '../../dist/threads/free-lane-threads.js';
+import { LaneBoard } from '../../dist/threads/lane-board.js';
+import type { ServeMessage } from '../../dist/threads/protocol.js';
 import { Pools } from '../../dist/threads/pools.js';
 import { VramLedger } from '../../dist/threads/vram-ledger.js';
 import { Gate } from '../support/gate.js';
@@ -178,5 +181,52 @@ describe('the free lane\'s board', () => {
     const [ran, waited] = await outcomes;
     expect(ran.status).toBe('rejected');
     expect(waited).toMatchObject({ status: 'rejected', reason: { message: expect.stringMatching(/closed/) } });
+  });
+});
+
+/** A stand-in for Piscina: each lane's `serve` task is held here, so a test plays its thread. */
+function fakePool() {
+  const serves: { message: ServeMessage; fail(error: Error): void }[] = [];
+  const pool = {
+    threads: [],
+    run: (message: ServeMessage) => new Promise((_, fail) => serves.push({ message, fail })),
+  };
+  return { pool, serves };
+}
+
+describe('the free lane\'s threads (a stand-in pool)', () => {
+  it('a fresh thread that dies before it listens fails no task another thread is running', async () => {
+    const { pool, serves } = fakePool();
+    const threads = new FreeLaneThreads(pool as never, 2, `free-lane-fake-${process.pid}`, () => undefined);
+    const board = LaneBoard.attach(serves[0]!.message.board, 2);
+    board.serve(0, 101);
+    board.serve(1, 102);
+    const running = threads.run({ op: 'run', taskId: 'long', seq: 1, type: 'chores', payload: {} });
+    const waiting = threads.run({ op: 'run', taskId: 'next', seq: 2, type: 'chores', payload: {} });
+    await new Promise((resolve) => setImmediate(resolve)); // published at indices 0 and 1
+    expect(board.take(0, 0)).toBe(true); // lane 0's thread runs the first
+    serves[1]!.fail(new Error('lane 1 died between tasks'));
+    await vi.waitFor(() => expect(serves).toHaveLength(3)); // lane 1 started again
+    serves[2]!.fail(new Error('the fresh thread could not start'));
+    await new Promise((resolve) => setImmediate(resolve));
+    threads.report({ vramSchedulerLane: 'reply', index: 0, reply: { ok: true, value: 'first' } });
+    expect(await running).toEqual({ ok: true, value: 'first' });
+    expect(board.take(1, 0)).toBe(true); // lane 0's thread is still there for the task that waited
+    threads.report({ vramSchedulerLane: 'reply', index: 1, reply: { ok: true, value: 'second' } });
+    expect(await waiting).toEqual({ ok: true, value: 'second' });
+    threads.close();
+  });
+
+  it('when no thread is left that could take them, the waiting tasks fail instead of hanging', async () => {
+    const { pool, serves } = fakePool();
+    const threads = new FreeLaneThreads(pool as never, 1, `free-lane-fake-${process.pid}-one`, () => undefined);
+    LaneBoard.attach(serves[0]!.message.board, 1).serve(0, 101);
+    const waiting = threads.run({ op: 'run', taskId: 'next', seq: 1, type: 'chores', payload: {} });
+    await new Promise((resolve) => setImmediate(resolve));
+    serves[0]!.fail(new Error('died between tasks'));
+    await vi.waitFor(() => expect(serves).toHaveLength(2));
+    serves[1]!.fail(new Error('the fresh thread could not start'));
+    await expect(waiting).rejects.toThrow('the fresh thread could not start');
+    threads.close();
   });
 });
