@@ -103,7 +103,7 @@ export class LaneBoard {
     return cell === ready;
   }
 
-  /** Worker thread: the task `lane` took is done (before its reply is posted). */
+  /** Worker thread: the task `lane` took is done (its reply posted). */
   finished(lane: number): void {
     Atomics.store(this.cells, this.held(lane), NONE);
   }

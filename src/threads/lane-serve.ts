@@ -39,8 +39,9 @@ export function serveLane({ lane, lanes, board: buffer, channel: name }: ServeMe
       const startedAt = performance.now();
       void run(task).then((reply) => {
         reply.runMs = performance.now() - startedAt;
-        board.finished(lane);
         report({ vramSchedulerLane: 'reply', index: next, reply });
+        // Only once the reply is on its way: a thread terminated in between still has its task failed.
+        board.finished(lane);
         busy = false;
         takeNext();
       });
