@@ -121,11 +121,13 @@ export class LaneBoard {
   }
 
   /**
-   * Worker thread: moves `next` past `index` if it was withdrawn. A thread that started after
-   * `index` was posted never got its task, and must still be able to pass it.
+   * Worker thread: moves `next` past `index` if it was withdrawn, or taken by a thread that did
+   * not move `next` itself (it died between its two steps). A thread that started after `index`
+   * was posted never got its task, and must still be able to pass it.
    */
-  skipWithdrawn(index: number): boolean {
-    if (Atomics.load(this.cells, this.slot(index)) !== this.value(index, WITHDRAWN)) return false;
+  skipPassed(index: number): boolean {
+    const cell = Atomics.load(this.cells, this.slot(index));
+    if (cell >>> CODE_BITS !== (index & TAG_MASK) || (cell & CODE_MASK) < WITHDRAWN) return false;
     Atomics.compareExchange(this.cells, NEXT, index, following(index));
     return true;
   }

@@ -29,7 +29,7 @@ export function serveLane({ lane, lanes, board: buffer, channel: name }: ServeMe
       forgetPassed(next);
       const where = posted.get(next);
       if (where === undefined) {
-        if (board.skipWithdrawn(next)) continue;
+        if (board.skipPassed(next)) continue;
         return; // not posted yet: its message wakes this thread
       }
       posted.delete(next);
