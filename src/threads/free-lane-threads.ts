@@ -3,9 +3,8 @@
  * task. Claimed tasks are published ahead, those of one event-loop turn in one post on the lane's
  * BroadcastChannel (their bytes in shared memory: see lane-tasks.ts), and each thread takes the
  * next one for itself the moment it is idle: a thread's next task never waits for the main
- * thread, which may be busy committing. Piscina
- * hosts the threads: each runs one `serve` task for as long as it lives, started again when its
- * thread dies.
+ * thread, which may be busy committing. Piscina hosts the threads: each runs one `serve` task for
+ * as long as it lives, started again when its thread dies.
  */
 import { BroadcastChannel } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
