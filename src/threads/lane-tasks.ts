@@ -7,8 +7,19 @@
 import v8 from 'node:v8';
 import type { LaneTasks, RunMessage } from './protocol.js';
 
-/** A task's bytes. Throws what the serializer throws for a value it cannot copy. */
-export const encodeTask = (task: RunMessage): Uint8Array => v8.serialize(task);
+/**
+ * A task's bytes. Throws what the serializer throws for a value it cannot copy. V8's own
+ * serializer, as structured clone uses it, not v8.serialize(): that one writes a typed array's
+ * bytes alone, and v8.deserialize() then hands back a view on the bytes it read (here the post's
+ * shared memory, holding the other tasks' payloads) or on the thread's Buffer pool, and a Buffer
+ * as a Buffer; a handler must receive what structured clone gives the other lanes.
+ */
+export function encodeTask(task: RunMessage): Uint8Array {
+  const serializer = new v8.Serializer();
+  serializer.writeHeader();
+  serializer.writeValue(task);
+  return serializer.releaseBuffer();
+}
 
 /** One post: encoded tasks for the board indices from `first` on, one after another in shared memory. */
 export function packTasks(first: number, encoded: readonly Uint8Array[]): LaneTasks {
@@ -24,5 +35,7 @@ export function packTasks(first: number, encoded: readonly Uint8Array[]): LaneTa
 /** The `k`-th task of a post. */
 export function unpackTask({ bytes, ends }: LaneTasks, k: number): RunMessage {
   const start = k === 0 ? 0 : ends[k - 1]!;
-  return v8.deserialize(new Uint8Array(bytes, start, ends[k]! - start)) as RunMessage;
+  const deserializer = new v8.Deserializer(new Uint8Array(bytes, start, ends[k]! - start));
+  deserializer.readHeader();
+  return deserializer.readValue() as RunMessage;
 }

@@ -230,3 +230,20 @@ describe('the free lane\'s threads (a stand-in pool)', () => {
     threads.close();
   });
 });
+
+describe('what a free-lane handler receives', () => {
+  it('typed arrays as structured clone delivers them: each on its own ArrayBuffer, not on memory shared with the other tasks posted with it', async () => {
+    const { run } = lane(1, 'payload-shape-handler.mjs');
+    const payload = () => ({ floats: new Float32Array([1.5, 2.5]), bytes: new Uint8Array([7, 8, 9]), part: new Uint8Array(new ArrayBuffer(16), 4, 4), buffer: Buffer.alloc(3, 'hey') });
+    const cloned = { kind: 'Uint8Array', byteOffset: 0, buffer: 'ArrayBuffer' };
+    const expected = {
+      floats: { kind: 'Float32Array', values: [1.5, 2.5], byteOffset: 0, buffer: 'ArrayBuffer', bufferBytes: 8 },
+      bytes: { ...cloned, values: [7, 8, 9], bufferBytes: 3 },
+      part: { ...cloned, values: [0, 0, 0, 0], byteOffset: 4, bufferBytes: 16 },
+      buffer: { ...cloned, values: [...Buffer.from('hey')], bufferBytes: 3 }, // a Buffer clones to a Uint8Array
+    };
+    // Two tasks of one turn travel in one post.
+    const replies = await Promise.all([run(payload()), run(payload())]);
+    for (const reply of replies) expect(reply).toMatchObject({ ok: true, value: expected });
+  });
+});
