@@ -10,6 +10,7 @@ import { BroadcastChannel } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
 import type { TaskStops } from '../actors/task-controls.js';
 import { MAX_CLAIM_AHEAD } from '../dispatch/thread-slots.js';
+import { ErrorCode } from '../errors.js';
 import { following, LaneBoard } from './lane-board.js';
 import { encodeTask, packTasks } from './lane-tasks.js';
 import type { LaneReport, RunMessage, ServeMessage, WorkerReply } from './protocol.js';
@@ -179,7 +180,10 @@ export class FreeLaneThreads {
       try {
         handed.encoded = encodeTask(handed.task);
       } catch (error) {
-        this.settle(handed, error); // submit checked the payload is cloneable: this is not expected
+        // Structured clone (submit's check) accepts what this cannot send (a SharedArrayBuffer, a
+        // Blob): the task fails for its payload, not as a crash to retry.
+        handed.done = true;
+        handed.answer({ ok: false, error: { code: ErrorCode.INVALID_PAYLOAD, message: `the free lane cannot send this payload to its threads (${error instanceof Error ? error.message : String(error)}): send plain data` } });
         continue;
       }
       handed.index = this.nextIndex;
