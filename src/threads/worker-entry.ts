@@ -50,15 +50,17 @@ export default function handle(message: WorkerMessage): Promise<WorkerReply> {
 }
 
 async function run(message: RunMessage): Promise<WorkerReply> {
+  // Listening before the model loads: a stop asked meanwhile (the task already taken) must still reach ctx.signal.
+  const controller = new AbortController();
+  signals.set(message.taskId, controller);
   let ready: Warm;
   try {
     ready = await load(message.type, message.device);
   } catch (error) {
+    signals.delete(message.taskId);
     return failure(ErrorCode.MODEL_LOAD_FAILED, `Loading the ${message.type} handler failed: ${describe(error)}`);
   }
-  const controller = new AbortController();
   const vram = new TaskLease(message, controller.signal);
-  signals.set(message.taskId, controller);
   let saved: { state: unknown } | undefined;
   const progress = new ProgressReporter((value, info) => void app.progress(message.taskId, value, info));
   const ctx: TaskContext = {

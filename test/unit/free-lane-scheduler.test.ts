@@ -3,6 +3,7 @@
  * other threads run more tasks than the board's ring holds, so its board slot is reused; a hard
  * stop (cancel past the grace period) or a crash must still find and end it.
  */
+import { BroadcastChannel } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OutcomeGate } from '../support/outcome-gate.js';
 import { closeAll, fixture, start } from '../support/scheduler.js';
@@ -62,4 +63,20 @@ describe('the free lane, for what a thread cannot be sent or has not started', (
     expect(await s.wait(id)).toMatchObject({ status: 'failed', error: { code: 'INVALID_PAYLOAD', message: expect.stringMatching(/SharedArrayBuffer/) } });
     expect(retries).toEqual([]);
   });
+
+  it.each([1, 3])('a cancel while the thread (of %i) still loads the model reaches the handler\'s ctx.signal', async (threads) => {
+    const loads = new BroadcastChannel('vram-scheduler-test-load-gate');
+    try {
+      const loading = new Promise((resolve) => (loads.onmessage = resolve));
+      // A long grace: only the handler seeing its ctx.signal abort ends the task within the test's time.
+      const s = await start({ types: { slow: { handler: fixture('load-gated-handler.mjs'), gpu: false } }, freeLaneThreads: threads, cancelGraceMs: 60_000 });
+      const { id } = await s.submit('slow', {});
+      await loading; // the thread took the task and is loading the model
+      expect(await s.cancel(id)).toBe(true);
+      loads.postMessage({ load: true });
+      expect(await s.wait(id)).toMatchObject({ status: 'cancelled' });
+    } finally {
+      loads.close();
+    }
+  }, 5_000);
 });
