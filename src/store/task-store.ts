@@ -52,8 +52,11 @@ export function queueEntryOf(r: TaskState): QueueEntry {
 /**
  * Record shapes (key lists) are stored once in the database, not in every value: values are a
  * third the size and decode about 3× faster. Values written without it still decode.
+ * `moreTypes`: payloads, results and checkpoints come back as structured clone would give them
+ * (typed arrays, Sets, Errors, large BigInts). Without it msgpack wrote a Float32Array's elements
+ * as bytes (garbage read back as a Buffer) and a Set as an array.
  */
-const SHARED_STRUCTURES = { sharedStructuresKey: Symbol.for('structures') };
+const SHARED_STRUCTURES = { sharedStructuresKey: Symbol.for('structures'), encoder: { moreTypes: true } };
 
 const INTERRUPTED = { code: 'INTERRUPTED', message: 'interrupted by restart: the process stopped while this task ran' };
 /** Directories open in this process: a second handle would hand out duplicate sequence numbers. */

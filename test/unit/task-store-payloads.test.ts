@@ -104,3 +104,29 @@ it('a read-only open of a store older than the finished index still reads it', a
   expect(reader.getCommitted('t1')).toEqual(old);
   await reader.close();
 });
+
+it('gives back payloads and results of every structured-cloneable kind as structured clone does, also after a restart', async () => {
+  const kinds = {
+    floats: new Float32Array([1.5, -2, 3]),
+    ints: new Int32Array([7, -1]),
+    bytes: new Uint8Array([1, 2, 3]),
+    set: new Set(['a', 'b']),
+    map: new Map([['k', 1]]),
+    at: new Date(5),
+    big: 2n ** 70n,
+    sparse: [1, , 3],
+  };
+  let store = TaskStore.open({ dir });
+  const [record, entry] = task(1, kinds);
+  await store.insert(record, entry);
+  await store.markRunning('t1', { startedAt: 5 });
+  await store.finish('t1', { status: 'succeeded', value: kinds, finishedAt: 6 });
+  await store.close();
+  store = TaskStore.open({ dir });
+  const back = store.getCommitted('t1')!;
+  await store.close();
+  const cloned = structuredClone(kinds);
+  expect(back.payload).toEqual(cloned);
+  expect(back.value).toEqual(cloned);
+  expect((back.payload as typeof kinds).floats).toBeInstanceOf(Float32Array);
+});
