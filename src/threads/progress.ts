@@ -11,6 +11,14 @@ export class ProgressReporter {
 
   report(value: number, info?: unknown): void {
     if (typeof value !== 'number' || !Number.isFinite(value)) throw new TypeError(`ctx.progress() expects a finite number, got ${String(value)}`);
+    // Checked here: posted later (throttled), an uncloneable `info` would reject where no one hears it.
+    if (info !== undefined) {
+      try {
+        structuredClone(info);
+      } catch (error) {
+        throw new TypeError(`ctx.progress(): \`info\` must be structured-cloneable plain data (${error instanceof Error ? error.message : String(error)})`);
+      }
+    }
     if (this.#timer !== undefined) {
       this.#pending = { value, info };
       return;

@@ -24,6 +24,13 @@ describe('ctx.progress', () => {
     await s.wait(id);
     expect((await s.get(id)).progress).toBeUndefined();
   });
+
+  it('throws at the call for an `info` that cannot be cloned, and the task and its thread go on', async () => {
+    const s = await start({ types, freeLaneThreads: 1 });
+    const done = await s.run('calls', { op: 'bad-progress' });
+    expect(done).toMatchObject({ status: 'succeeded', value: { threw: 'TypeError', message: expect.stringContaining('ctx.progress()') } });
+    expect(await s.run('echo', 'next')).toMatchObject({ status: 'succeeded' }); // the thread lives on
+  });
 });
 
 describe('ctx.submit', () => {
