@@ -5,7 +5,7 @@
  * calls it directly (no actor per task: XState's per-task cost stays off the hot path).
  */
 import { ErrorCode } from '../errors.js';
-import type { ThreadSlots } from '../dispatch/thread-slots.js';
+import type { ClaimAhead } from '../dispatch/claim-ahead.js';
 import type { Device } from '../gpu/detect.js';
 import type { FinishFields, TaskState, TaskStore } from '../store/task-store.js';
 import type { QueueEntry, TaskError, TaskRecord } from '../task.js';
@@ -19,8 +19,8 @@ export interface TaskRunDeps {
   pools: Pools;
   ledger: VramLedger;
   controls: TaskControls;
-  /** The threads of the task's lane (its type's pool, or the free lane). */
-  slots(type: string): ThreadSlots;
+  /** How far the task's lane claims ahead of its threads (its type's pool, or the free lane). */
+  claimAhead(type: string): ClaimAhead;
   /** The task's time limit in ms (its own or its type's); 0 = none. */
   timeoutMs(entry: QueueEntry): number;
   started(record: TaskState): void;
@@ -50,7 +50,7 @@ type Preempted = { preempted: { state: unknown } | undefined };
 export interface TaskRan {
   replied: boolean;
   loadMs?: number;
-  /** How long the task held its thread, where the worker measured it (the free lane: not its wait on the board). */
+  /** How long the task ran in its thread, as the worker measured it (not its wait on the board). */
   runMs?: number;
 }
 
@@ -59,11 +59,11 @@ export interface TaskRan {
  * start the next task while the outcome is committed in the background (`deps.recorded`).
  *
  * The handler starts only once "running" is committed: claims of one turn share a commit, and
- * the claimed task then waits for a thread of its lane (see ThreadSlots).
+ * the claimed task then waits on its lane's board for a thread with a free seat (see LaneThreads).
  */
 export async function executeTask(deps: TaskRunDeps, { entry, device, claimed }: RunTaskInput): Promise<TaskRan> {
   const control = deps.controls.begin(entry.id, entry.type, deps.timeoutMs(entry));
-  const slots = deps.slots(entry.type);
+  const claimAhead = deps.claimAhead(entry.type);
   const ran: TaskRan = { replied: false };
   let outcome: Outcome | Preempted;
   try {
@@ -80,19 +80,12 @@ export async function executeTask(deps: TaskRunDeps, { entry, device, claimed }:
         deps.broken(entry, error);
         return ran;
       }
-      slots.committed(performance.now() - claimedAt);
+      claimAhead.committed(performance.now() - claimedAt);
     }
-    // The free lane's threads take claimed tasks from its board themselves: no hand-over here.
-    const handOver = slots.pulled ? undefined : slots.acquire();
-    if (handOver) await handOver;
-    try {
-      deps.started(record);
-      const handedAt = performance.now();
-      outcome = control.reason ? stopped(control.reason, deps.timeoutMs(entry), control) : await runInPool(deps, entry, device, record, control, ran);
-      slots.ran(ran.runMs ?? performance.now() - handedAt);
-    } finally {
-      if (!slots.pulled) slots.release();
-    }
+    // Its lane's threads take it from the lane's board when one has a free seat, in claim order.
+    deps.started(record);
+    outcome = control.reason ? stopped(control.reason, deps.timeoutMs(entry), control) : await runInPool(deps, entry, device, record, control, ran);
+    if (ran.runMs !== undefined) claimAhead.ran(ran.runMs);
     if ('preempted' in outcome) {
       deps.preempted(record, outcome.preempted);
       return ran;

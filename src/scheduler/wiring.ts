@@ -1,6 +1,6 @@
 /**
  * The scheduler's parts, built and connected once: task controls, the VRAM ledger, the thread
- * pools, the lanes' thread slots, the free lane, the batch machine and the supervisor. What the
+ * pools, the lanes' claim-ahead, the free lane, the batch machine and the supervisor. What the
  * parts report (a task started or ended, a batch went warm, a handler's call) goes to `hooks`.
  */
 import { randomUUID } from 'node:crypto';
@@ -10,7 +10,7 @@ import { TaskControls } from '../actors/task-controls.js';
 import type { ResolvedConfig } from '../config.js';
 import { FreeLane } from '../dispatch/free-lane.js';
 import type { TaskQueues } from '../dispatch/queues.js';
-import { ThreadSlots } from '../dispatch/thread-slots.js';
+import { ClaimAhead } from '../dispatch/claim-ahead.js';
 import { ErrorCode } from '../errors.js';
 import type { Device } from '../gpu/detect.js';
 import { createBatchMachine } from '../machines/batch.js';
@@ -76,12 +76,12 @@ export function wire(
     },
   });
   // One thread per GPU type, running `concurrency` tasks at once; the free lane shares its threads.
-  const freeSlots = new ThreadSlots(config.freeLaneThreads, true);
-  const gpuSlots = new Map([...config.types.values()].filter((t) => t.gpu).map((t) => [t.name, new ThreadSlots(t.concurrency)]));
-  const slots = (type: string) => gpuSlots.get(type) ?? freeSlots;
+  const freeClaims = new ClaimAhead(config.freeLaneThreads);
+  const gpuClaims = new Map([...config.types.values()].filter((t) => t.gpu).map((t) => [t.name, new ClaimAhead(t.concurrency)]));
+  const claimAhead = (type: string) => gpuClaims.get(type) ?? freeClaims;
   const run: TaskRunDeps = {
     store,
-    slots,
+    claimAhead,
     pools,
     ledger,
     controls,
@@ -98,7 +98,7 @@ export function wire(
   const freeLane = new FreeLane({
     queues,
     startable: () => freeTypes.filter((t) => hasFreeRam(t.ramGb)).map((t) => t.name),
-    capacity: () => freeSlots.limit,
+    capacity: () => freeClaims.limit,
     run: (entry) => runTask({ entry, device: undefined }),
     settled: () => hooks.checkIdle(),
   });
@@ -107,7 +107,7 @@ export function wire(
     ledger,
     runTask,
     unload: (type) => pools.unload(type),
-    inFlightLimit: (type) => slots(type).limit,
+    inFlightLimit: (type) => claimAhead(type).limit,
     wentWarm: () => {
       queueMicrotask(() => hooks.checkIdle()); // once the batch's snapshot says warm
       hooks.wake(); // a type waiting for VRAM may now evict it

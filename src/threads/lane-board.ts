@@ -1,9 +1,10 @@
 /**
- * The free lane's board: claimed tasks in claim order, on a SharedArrayBuffer, from which idle
- * free-lane threads take their next task themselves. A thread that finishes a task takes the next
- * one at once, without a round trip through the main thread, which may be busy committing; the
- * main thread publishes tasks ahead, withdraws one no thread has taken yet (a cancel), and reads
- * which thread took one (a hard stop terminates that thread).
+ * A pool's board: claimed tasks in claim order, on a SharedArrayBuffer, from which the pool's
+ * threads take their next task themselves. A thread that finishes a task takes the next one at
+ * once, without a round trip through the main thread, which may be busy committing; the main
+ * thread publishes tasks ahead, withdraws one no thread has taken yet (a cancel), and reads which
+ * thread took one (a hard stop terminates that thread). A lane here is one seat of a thread: a
+ * free-lane thread has one, a GPU type's thread one per task it runs at once.
  *
  * Layout (Int32, Atomics only): [0] the index of the next task to take; [1 + lane] the threadId
  * serving each lane; [1 + lanes + lane] the index each lane's thread holds (-1: none), known

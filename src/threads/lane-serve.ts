@@ -1,19 +1,24 @@
 /**
- * A free-lane thread's side of the board: it keeps the tasks posted on the lane's channel and,
- * whenever it is idle, takes the next one in board order for itself (see LaneBoard). Runs in
- * the worker thread, for as long as the thread lives.
+ * A thread's side of its pool's board: it keeps the tasks posted on the lane's channel and,
+ * whenever one of its seats is free, takes the next one in board order for itself (see LaneBoard).
+ * A free-lane thread has one seat; a GPU type's thread one per task it runs at once. Runs in the
+ * worker thread, for as long as the thread lives.
  */
 import { BroadcastChannel, parentPort, threadId } from 'node:worker_threads';
 import { following, isBefore, LaneBoard } from './lane-board.js';
 import { unpackTask } from './lane-tasks.js';
 import type { LaneReport, LaneTasks, RunMessage, ServeMessage, WorkerReply } from './protocol.js';
 
-export function serveLane({ lane, lanes, board: buffer, channel: name }: ServeMessage, run: (task: RunMessage) => Promise<WorkerReply>): Promise<never> {
+export function serveLane({ firstSeat, seats, lanes, board: buffer, channel: name }: ServeMessage, run: (task: RunMessage) => Promise<WorkerReply>): Promise<never> {
   const board = LaneBoard.attach(buffer, lanes);
-  board.serve(lane, threadId);
+  /** This thread's seats with no task, the lowest last (taken first). */
+  const free: number[] = [];
+  for (let seat = firstSeat + seats - 1; seat >= firstSeat; seat--) {
+    board.serve(seat, threadId);
+    free.push(seat);
+  }
   /** Tasks posted and not yet seen taken, by board index, in index order: their post, and their place in it. */
   const posted = new Map<number, { post: LaneTasks; k: number }>();
-  let busy = false;
 
   /** Forgets the tasks other threads have passed: a thread busy with a long task keeps only those still ahead. */
   const forgetPassed = (next: number): void => {
@@ -24,7 +29,7 @@ export function serveLane({ lane, lanes, board: buffer, channel: name }: ServeMe
   };
 
   const takeNext = (): void => {
-    while (!busy) {
+    while (free.length > 0) {
       const next = board.next;
       forgetPassed(next);
       const where = posted.get(next);
@@ -33,16 +38,17 @@ export function serveLane({ lane, lanes, board: buffer, channel: name }: ServeMe
         return; // not posted yet: its message wakes this thread
       }
       posted.delete(next);
-      if (!board.take(next, lane)) continue; // withdrawn, or another thread was first
+      const seat = free[free.length - 1]!;
+      if (!board.take(next, seat)) continue; // withdrawn, or another thread was first
+      free.pop();
       const task = unpackTask(where.post, where.k);
-      busy = true;
       const startedAt = performance.now();
       void run(task).then((reply) => {
         reply.runMs = performance.now() - startedAt;
         report({ vramSchedulerLane: 'reply', index: next, reply });
         // Only once the reply is on its way: a thread terminated in between still has its task failed.
-        board.finished(lane);
-        busy = false;
+        board.finished(seat);
+        free.push(seat);
         takeNext();
       });
     }
@@ -61,7 +67,7 @@ export function serveLane({ lane, lanes, board: buffer, channel: name }: ServeMe
     takeNext();
   };
   // Listening now: the main thread posts again the tasks published before this thread started.
-  report({ vramSchedulerLane: 'ready', lane });
+  report({ vramSchedulerLane: 'ready' });
   // Never settles: the thread serves until the pool is destroyed or the thread is terminated.
   return new Promise<never>(() => {});
 }

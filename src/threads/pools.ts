@@ -1,14 +1,20 @@
 /**
  * Pools own threads. One Piscina pool per GPU type with a single thread, so the type's model
  * is loaded once and stays warm for the batch (its `concurrency` tasks share that thread);
- * one shared pool for the free lane, whose threads take their tasks from a board (FreeLaneThreads).
+ * one shared pool for the free lane. Each pool's threads take their tasks from a board (LaneThreads).
  */
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { TaskStops } from '../actors/task-controls.js';
 import type { ResolvedType } from '../config.js';
 import { isLaneReport, type RunMessage, type WorkerReply, type WorkerSetup } from './protocol.js';
-import { FreeLaneThreads } from './free-lane-threads.js';
+import { LaneThreads } from './lane-threads.js';
+
+/** A pool and the board its threads take tasks from. */
+interface Lane {
+  pool: Piscina;
+  threads: LaneThreads;
+}
 import { exposeAppCalls, isAppPortMessage, type AppCalls } from './app-calls.js';
 
 const workerEntry = fileURLToPath(new URL('./worker-entry.js', import.meta.url));
@@ -30,10 +36,9 @@ export interface PoolsOptions {
 }
 
 export class Pools {
-  private readonly gpu = new Map<string, Piscina>();
-  private freeLane: { pool: Piscina; threads: FreeLaneThreads } | undefined;
-  /** Per pool, its threads that are ready (Piscina hands tasks only to those); a terminated one stays until its exit. */
-  private readonly readyThreads = new WeakMap<Piscina, Set<number>>();
+  /** Per GPU type, its one-thread pool; and the free lane's shared pool. Each pool's threads take their tasks from its board. */
+  private readonly gpu = new Map<string, Lane>();
+  private freeLane: Lane | undefined;
   private readonly setup: WorkerSetup;
 
   constructor(private readonly options: PoolsOptions) {
@@ -43,70 +48,51 @@ export class Pools {
   }
 
   /**
-   * Runs one task. Rejects only when its worker thread died or was terminated (by `stops.hardStop`,
-   * or another task's in the same GPU thread), or when a free-lane task was asked to stop before a
-   * thread took it.
+   * Runs one task. Rejects only when its worker thread died or was terminated (by
+   * `stops.hardStop`, or another task's in the same GPU thread), or when the task was asked to
+   * stop before a thread took it.
    */
   run(message: RunMessage, stops?: TaskStops): Promise<WorkerReply> {
-    if (!this.options.types.get(message.type)!.gpu) return this.lane().run(message, stops);
-    const pool = this.pool(message.type);
-    const signal = stops?.hardStop;
-    if (!signal) return pool.run(message);
-    // Piscina runs an abortable task alone in its thread, which would serialise a GPU type's
-    // `concurrency`: its one thread is terminated here instead (its other tasks fail with it).
-    const running = pool.run(message);
-    let settled = false;
-    const terminate = (): void => {
-      if (settled) return;
-      const ready = this.readyThreads.get(pool)!;
-      const thread = pool.threads.find((t) => ready.has(t.threadId));
-      // A thread still starting holds no task (Piscina queues it) and, terminated, would not be
-      // replaced: wait until one is ready and has been handed the task.
-      if (thread) void thread.terminate();
-      else pool.once('workerCreate', () => setImmediate(terminate));
-    };
-    signal.addEventListener('abort', terminate);
-    return running.finally(() => {
-      settled = true;
-      signal.removeEventListener('abort', terminate);
-    });
+    return this.lane(message.type).threads.run(message, stops);
   }
 
   /** Ends a GPU type's batch in its thread: `unload()` runs and the model is forgotten. */
   async unload(type: string): Promise<void> {
-    const pool = this.gpu.get(type);
-    if (pool) await pool.run({ op: 'unload', type });
+    const lane = this.gpu.get(type);
+    if (lane) await lane.pool.run({ op: 'unload', type });
   }
 
   /** Stops every thread. Call after the tasks have finished. */
   async close(): Promise<void> {
-    this.freeLane?.threads.close();
-    const pools = [...this.gpu.values(), ...(this.freeLane ? [this.freeLane.pool] : [])];
+    const lanes = [...this.gpu.values(), ...(this.freeLane ? [this.freeLane] : [])];
     this.gpu.clear();
     this.freeLane = undefined;
-    await Promise.allSettled(pools.map((pool) => pool.destroy()));
+    for (const lane of lanes) lane.threads.close();
+    await Promise.allSettled(lanes.map((lane) => lane.pool.destroy()));
   }
 
-  private lane(): FreeLaneThreads {
-    if (!this.freeLane) {
-      const pool = this.create(this.options.freeLaneThreads, 1);
-      const threads = new FreeLaneThreads(pool, this.options.freeLaneThreads, `${this.options.abortChannel}-lane`, (error) => this.options.threadFailed?.(error));
-      pool.on('message', (message: unknown) => {
-        if (isLaneReport(message)) threads.report(message);
-      });
-      this.freeLane = { pool, threads };
-    }
-    return this.freeLane.threads;
-  }
-
-  private pool(typeName: string): Piscina {
+  private lane(typeName: string): Lane {
     const type = this.options.types.get(typeName)!;
-    let pool = this.gpu.get(typeName);
-    if (!pool) {
-      pool = this.create(1, type.concurrency, type.maxHeapMb);
-      this.gpu.set(typeName, pool);
+    if (!type.gpu) {
+      const threads = this.options.freeLaneThreads;
+      return (this.freeLane ??= this.laneOf('free', this.create(threads, 1), threads, 1));
     }
-    return pool;
+    let lane = this.gpu.get(typeName);
+    if (!lane) {
+      // Its one Piscina task serves the board; the thread has room for one more: the type's unload.
+      lane = this.laneOf(`gpu-${typeName}`, this.create(1, 2, type.maxHeapMb), 1, type.concurrency);
+      this.gpu.set(typeName, lane);
+    }
+    return lane;
+  }
+
+  private laneOf(name: string, pool: Piscina, threads: number, perThread: number): Lane {
+    const threadFailed = (error: unknown): void => this.options.threadFailed?.(error);
+    const lane: Lane = { pool, threads: new LaneThreads({ pool, threads, perThread, channel: `${this.options.abortChannel}-${name}`, threadFailed }) };
+    pool.on('message', (message: unknown) => {
+      if (isLaneReport(message)) lane.threads.report(message);
+    });
+    return lane;
   }
 
   private create(threads: number, concurrentTasksPerWorker: number, maxHeapMb?: number): Piscina {
@@ -125,7 +111,6 @@ export class Pools {
     // Piscina reports a destroyed worker without its id (a dead worker's threadId reads -1):
     // remember the ids of live workers and report those that are no longer among them.
     const known = new Set<number>();
-    this.readyThreads.set(pool, known);
     pool.on('message', (message: unknown) => {
       if (isAppPortMessage(message)) exposeAppCalls(this.options.appCalls, message.vramSchedulerAppPort);
     });

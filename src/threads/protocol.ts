@@ -32,12 +32,15 @@ export interface UnloadMessage {
 }
 
 /**
- * A free-lane thread's one Piscina task, for as long as the thread lives: it takes claimed tasks
- * from the lane's board (see LaneBoard) as they are posted on the lane's BroadcastChannel.
+ * A thread's one long Piscina task, for as long as the thread lives: it takes claimed tasks from
+ * its pool's board (see LaneBoard), as they are posted on the lane's BroadcastChannel, into its
+ * board seats `firstSeat` … `firstSeat + seats - 1` (one task each).
  */
 export interface ServeMessage {
   op: 'serve';
-  lane: number;
+  firstSeat: number;
+  seats: number;
+  /** Seats on the board, all threads together. */
   lanes: number;
   board: SharedArrayBuffer;
   channel: string;
@@ -55,8 +58,8 @@ export interface LaneTasks {
   ends: number[];
 }
 
-/** Free-lane thread → main (through Piscina's 'message'): it listens now (`ready`), or the reply of the task at board `index`. */
-export type LaneReport = { vramSchedulerLane: 'ready'; lane: number } | { vramSchedulerLane: 'reply'; index: number; reply: WorkerReply };
+/** A pool's thread → main (through Piscina's 'message'): it listens now (`ready`), or the reply of the task at board `index`. */
+export type LaneReport = { vramSchedulerLane: 'ready' } | { vramSchedulerLane: 'reply'; index: number; reply: WorkerReply };
 
 export function isLaneReport(message: unknown): message is LaneReport {
   return typeof message === 'object' && message !== null && 'vramSchedulerLane' in message;
@@ -65,6 +68,6 @@ export function isLaneReport(message: unknown): message is LaneReport {
 /**
  * `checkpoint`: the state the handler saved with ctx.checkpoint() during this run, if any.
  * `loadMs`: how long the type's model took to load in this thread, on the first reply after the load (for the quantum).
- * `runMs`: in the free lane, how long the task held its thread (not counting its wait on the board).
+ * `runMs`: how long the task ran in its thread (not counting its wait on the board).
  */
 export type WorkerReply = ({ ok: true; value: unknown } | { ok: false; error: TaskError }) & { checkpoint?: { state: unknown }; loadMs?: number; runMs?: number };

@@ -10,7 +10,7 @@ import { BroadcastChannel } from 'node:worker_threads';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ResolvedType } from '../../dist/config.js';
 import { StopTrigger, type TaskStops } from '../../dist/actors/task-controls.js';
-import { FreeLaneThreads } from '../../dist/threads/free-lane-threads.js';
+import { LaneThreads } from '../../dist/threads/lane-threads.js';
 import { LaneBoard } from '../../dist/threads/lane-board.js';
 import type { ServeMessage } from '../../dist/threads/protocol.js';
 import { Pools } from '../../dist/threads/pools.js';
@@ -197,7 +197,7 @@ function fakePool() {
 describe('the free lane\'s threads (a stand-in pool)', () => {
   it('a fresh thread that dies before it listens fails no task another thread is running', async () => {
     const { pool, serves } = fakePool();
-    const threads = new FreeLaneThreads(pool as never, 2, `free-lane-fake-${process.pid}`, () => undefined);
+    const threads = new LaneThreads({ pool: pool as never, threads: 2, perThread: 1, channel: `free-lane-fake-${process.pid}`, threadFailed: () => undefined });
     const board = LaneBoard.attach(serves[0]!.message.board, 2);
     board.serve(0, 101);
     board.serve(1, 102);
@@ -219,7 +219,7 @@ describe('the free lane\'s threads (a stand-in pool)', () => {
 
   it('when no thread is left that could take them, the waiting tasks fail instead of hanging', async () => {
     const { pool, serves } = fakePool();
-    const threads = new FreeLaneThreads(pool as never, 1, `free-lane-fake-${process.pid}-one`, () => undefined);
+    const threads = new LaneThreads({ pool: pool as never, threads: 1, perThread: 1, channel: `free-lane-fake-${process.pid}-one`, threadFailed: () => undefined });
     LaneBoard.attach(serves[0]!.message.board, 1).serve(0, 101);
     const waiting = threads.run({ op: 'run', taskId: 'next', seq: 1, type: 'chores', payload: {} });
     await new Promise((resolve) => setImmediate(resolve));

@@ -10,6 +10,7 @@ import type { ResolvedType } from '../../dist/config.js';
 import { StopTrigger } from '../../dist/actors/task-controls.js';
 import { Pools } from '../../dist/threads/pools.js';
 import { VramLedger } from '../../dist/threads/vram-ledger.js';
+import { Gate } from '../support/gate.js';
 import { fixture } from '../support/scheduler.js';
 
 const open: Pools[] = [];
@@ -61,22 +62,58 @@ describe('the model load time (it lengthens the quantum of a slow-loading type)'
     const [first, second] = await Promise.all([run('a'), run('b')]);
     expect(first).toMatchObject({ ok: true, value: 'a' });
     expect(first!.loadMs).toBeGreaterThanOrEqual(1500); // the fixture's load() sleeps 1.5 s
-    expect(second).toEqual({ ok: true, value: 'b' });
-    expect(await run('c')).toEqual({ ok: true, value: 'c' });
+    expect(second).toMatchObject({ ok: true, value: 'b' });
+    expect(second).not.toHaveProperty('loadMs');
+    expect(await run('c')).toMatchObject({ ok: true, value: 'c' });
   });
 });
 
 describe('a hard stop in a GPU type\'s thread', () => {
-  it('ends a task still waiting for the replacement of a terminated thread, instead of leaving it pending', async () => {
-    const { run, gone } = poolsFor({ handlerUrl: pathToFileURL(fixture('hang-handler.mjs')).href });
-    const first = new StopTrigger();
-    const running = run('a', first);
-    first.abort('cancelled');
-    await expect(running).rejects.toThrow(); // its thread was terminated; a replacement starts
-    const queued = new StopTrigger();
-    const waiting = run('b', queued); // Piscina queues it until the replacement is ready
-    queued.abort('cancelled');
-    await expect(waiting).rejects.toThrow();
-    await vi.waitFor(() => expect(gone).toHaveLength(2));
+  it('terminates the thread running the task; a task still on the board is withdrawn instead; the next runs in a fresh thread', async () => {
+    const gate = new Gate();
+    try {
+      const { run, gone } = poolsFor({ handlerUrl: pathToFileURL(fixture('gated-handler.mjs')).href, concurrency: 2 });
+      const first = new StopTrigger();
+      const running = run({ tag: 'a' }, first);
+      const [a] = await gate.waitForStarted(1);
+      first.abort('cancelled');
+      await expect(running).rejects.toThrow(); // its thread was terminated; a replacement starts
+      const queued = new StopTrigger();
+      const waiting = run({ tag: 'b' }, queued); // on the board until the replacement takes it
+      queued.abort('cancelled');
+      await expect(waiting).rejects.toThrow(/withdrawn/);
+      const next = run({ tag: 'c' });
+      const [, c] = await gate.waitForStarted(2);
+      expect(c!.thread).not.toBe(a!.thread);
+      gate.release('c');
+      expect(await next).toMatchObject({ ok: true, value: { tag: 'c' } });
+      expect(gate.started.map((s) => s.started)).toEqual(['a', 'c']);
+      await vi.waitFor(() => expect(gone).toHaveLength(1));
+    } finally {
+      gate.releaseAll();
+      gate.close();
+    }
+  });
+
+  it('runs `concurrency` tasks at once in its one thread, in claim order, and fails them all when that thread dies', async () => {
+    const gate = new Gate();
+    try {
+      const { run } = poolsFor({ handlerUrl: pathToFileURL(fixture('gated-handler.mjs')).href, concurrency: 2 });
+      const first = new StopTrigger();
+      const tasks = [run({ tag: 'a' }, first), run({ tag: 'b' }), run({ tag: 'c' })];
+      const started = await gate.waitForStarted(2);
+      expect(started.map((s) => s.started)).toEqual(['a', 'b']);
+      expect(started[0]!.thread).toBe(started[1]!.thread);
+      first.abort('cancelled'); // terminates the thread: b fails with it, c runs in the fresh one
+      await expect(tasks[0]).rejects.toThrow();
+      await expect(tasks[1]).rejects.toThrow();
+      const [, , c] = await gate.waitForStarted(3);
+      expect(c!.started).toBe('c');
+      gate.release('c');
+      expect(await tasks[2]).toMatchObject({ ok: true, value: { tag: 'c' } });
+    } finally {
+      gate.releaseAll();
+      gate.close();
+    }
   });
 });

@@ -1,15 +1,17 @@
 /**
- * The free lane's threads, fed through a board (see LaneBoard) instead of one Piscina task per
- * task. Claimed tasks are published ahead, those of one event-loop turn in one post on the lane's
- * BroadcastChannel (their bytes in shared memory: see lane-tasks.ts), and each thread takes the
- * next one for itself the moment it is idle: a thread's next task never waits for the main
- * thread, which may be busy committing. Piscina hosts the threads: each runs one `serve` task for
- * as long as it lives, started again when its thread dies.
+ * A pool's threads, fed through a board (see LaneBoard) instead of one Piscina task per task: the
+ * free lane's threads (one task each at a time), or a GPU type's one thread (`perThread` tasks at
+ * once, its model loaded once). Each thread has `perThread` seats on the board. Claimed tasks are
+ * published ahead, those of one event-loop turn in one post on the lane's BroadcastChannel (their
+ * bytes in shared memory: see lane-tasks.ts), and a thread with a free seat takes the next one for
+ * itself: its next task never waits for the main thread, which may be busy committing. Piscina
+ * hosts the threads: each runs one `serve` task for as long as it lives, started again when its
+ * thread dies.
  */
 import { BroadcastChannel } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
 import type { TaskStops } from '../actors/task-controls.js';
-import { MAX_CLAIM_AHEAD } from '../dispatch/thread-slots.js';
+import { MAX_CLAIM_AHEAD } from '../dispatch/claim-ahead.js';
 import { ErrorCode } from '../errors.js';
 import { following, LaneBoard } from './lane-board.js';
 import { encodeTask, packTasks } from './lane-tasks.js';
@@ -30,7 +32,19 @@ interface Handed {
 /** How long a full ring waits before trying to publish again (only a storm of cancels while every thread is busy fills it). */
 const FULL_RING_RETRY_MS = 1;
 
-export class FreeLaneThreads {
+export interface LaneThreadsOptions {
+  pool: Piscina;
+  /** Threads in the pool. */
+  threads: number;
+  /** Tasks a thread runs at once: its seats on the board. */
+  perThread: number;
+  /** The lane's BroadcastChannel name (unique in the process). */
+  channel: string;
+  /** A thread died while it ran no task (a handler's leftover timer threw); a fresh one replaces it. */
+  threadFailed(error: unknown): void;
+}
+
+export class LaneThreads {
   private readonly board: LaneBoard;
   private readonly channel: BroadcastChannel;
   /** Published and not yet answered or withdrawn, by board index, in publishing order. */
@@ -41,30 +55,27 @@ export class FreeLaneThreads {
   private publishing = false;
   /** The one timer that tries again while the ring is full. */
   private retrying: NodeJS.Timeout | undefined;
-  /** Lanes whose thread is being terminated on purpose (a hard stop): not reported as failures. */
+  /** Threads (by number) being terminated on purpose (a hard stop): not reported as failures. */
   private readonly terminating = new Set<number>();
-  /** Lanes whose thread died before it listened: started again by the next run (no restart loop). */
+  /** Threads that died before they listened: started again by the next run (no restart loop). */
   private readonly down = new Set<number>();
   private closed = false;
+  /** Seats on the board: threads × perThread. */
+  private readonly seats: number;
 
-  constructor(
-    private readonly pool: Piscina,
-    private readonly lanes: number,
-    private readonly channelName: string,
-    /** A thread died while it ran no task (a handler's leftover timer threw); a fresh one replaces it. */
-    private readonly threadFailed: (error: unknown) => void,
-  ) {
-    this.board = LaneBoard.create(lanes, ringSizeFor(lanes));
+  constructor(private readonly options: LaneThreadsOptions) {
+    this.seats = options.threads * options.perThread;
+    this.board = LaneBoard.create(this.seats, ringSizeFor(this.seats));
     this.nextIndex = this.board.next;
-    this.channel = new BroadcastChannel(channelName);
+    this.channel = new BroadcastChannel(options.channel);
     this.channel.unref();
-    for (let lane = 0; lane < lanes; lane++) this.serve(lane);
+    for (let thread = 0; thread < options.threads; thread++) this.serve(thread);
   }
 
-  /** Runs one task on the next idle thread. Rejects when it was withdrawn (asked to stop before a thread took it) or its thread died. */
+  /** Runs one task in the next free seat. Rejects when it was withdrawn (asked to stop before a thread took it) or its thread died. */
   run(task: RunMessage, stops?: TaskStops): Promise<WorkerReply> {
-    if (this.closed) return Promise.reject(new Error('the free lane is closed'));
-    for (const lane of this.down) this.serve(lane);
+    if (this.closed) return Promise.reject(new Error('the lane is closed'));
+    for (const thread of this.down) this.serve(thread);
     this.down.clear();
     return new Promise<WorkerReply>((answer, fail) => {
       const handed: Handed = { task, index: -1, done: false, answer, fail };
@@ -93,26 +104,28 @@ export class FreeLaneThreads {
   close(): void {
     this.closed = true;
     this.channel.close();
-    const error = new Error('the free lane closed before this task was answered');
+    const error = new Error('the lane closed before this task was answered');
     for (const handed of [...this.unpublished, ...this.published.values()]) this.settle(handed, error);
     this.unpublished = [];
     this.published.clear();
   }
 
-  private serve(lane: number): void {
-    const message: ServeMessage = { op: 'serve', lane, lanes: this.lanes, board: this.board.buffer, channel: this.channelName };
-    const started = this.board.threadOf(lane);
-    this.pool.run(message).catch((error: unknown) => {
+  private serve(thread: number): void {
+    const { pool, perThread, threads, channel } = this.options;
+    const firstSeat = thread * perThread;
+    const message: ServeMessage = { op: 'serve', firstSeat, seats: perThread, lanes: this.seats, board: this.board.buffer, channel };
+    const started = this.board.threadOf(firstSeat);
+    pool.run(message).catch((error: unknown) => {
       if (this.closed) return;
-      const listened = this.board.threadOf(lane) !== started;
-      if (!this.failTaken(lane, error) && !this.terminating.has(lane)) this.threadFailed(error);
-      this.terminating.delete(lane);
-      if (listened) this.serve(lane);
+      const listened = this.board.threadOf(firstSeat) !== started;
+      if (!this.failTaken(thread, error) && !this.terminating.has(thread)) this.options.threadFailed(error);
+      this.terminating.delete(thread);
+      if (listened) this.serve(thread);
       else {
         // The thread could not start: it is started again by the next run, not in a loop. What
-        // waits, and what the other lanes' threads run, is theirs; with none left, it fails.
-        this.down.add(lane);
-        if (this.down.size < this.lanes) return;
+        // waits, and what the other threads run, is theirs; with none left, it fails.
+        this.down.add(thread);
+        if (this.down.size < threads) return;
         for (const handed of [...this.unpublished, ...this.published.values()]) this.settle(handed, error);
         this.unpublished = [];
         this.published.clear();
@@ -120,14 +133,19 @@ export class FreeLaneThreads {
     });
   }
 
-  /** Fails the task the dead thread of `lane` had taken, if any; true when there was one. */
-  private failTaken(lane: number, error: unknown): boolean {
-    const index = this.board.heldBy(lane);
-    const handed = index === -1 ? undefined : this.published.get(index);
-    if (handed === undefined) return false;
-    this.published.delete(index);
-    this.settle(handed, error);
-    return true;
+  /** Fails the tasks the dead thread had taken, in any of its seats; true when there were any. */
+  private failTaken(thread: number, error: unknown): boolean {
+    let failed = false;
+    const { perThread } = this.options;
+    for (let seat = thread * perThread; seat < (thread + 1) * perThread; seat++) {
+      const index = this.board.heldBy(seat);
+      const handed = index === -1 ? undefined : this.published.get(index);
+      if (handed === undefined) continue;
+      this.published.delete(index);
+      this.settle(handed, error);
+      failed = true;
+    }
+    return failed;
   }
 
   private withdraw(handed: Handed): void {
@@ -143,14 +161,14 @@ export class FreeLaneThreads {
   private stopHard(handed: Handed): void {
     this.withdraw(handed);
     if (handed.done) return;
-    let lane = 0;
-    while (lane < this.lanes && this.board.heldBy(lane) !== handed.index) lane++;
-    if (lane === this.lanes) return; // it has just ended: its reply is on its way
-    const threadId = this.board.threadOf(lane);
-    const thread = this.pool.threads.find((t) => t.threadId === threadId);
-    if (!thread) return;
-    this.terminating.add(lane);
-    void thread.terminate(); // its serve task rejects: failTaken() fails this task
+    let seat = 0;
+    while (seat < this.seats && this.board.heldBy(seat) !== handed.index) seat++;
+    if (seat === this.seats) return; // it has just ended: its reply is on its way
+    const threadId = this.board.threadOf(seat);
+    const worker = this.options.pool.threads.find((t) => t.threadId === threadId);
+    if (!worker) return;
+    this.terminating.add(Math.floor(seat / this.options.perThread));
+    void worker.terminate(); // its serve task rejects: failTaken() fails the tasks it ran
   }
 
   private settle(handed: Handed, error: unknown): void {
@@ -183,7 +201,7 @@ export class FreeLaneThreads {
         // Structured clone (submit's check) accepts what this cannot send (a SharedArrayBuffer, a
         // Blob): the task fails for its payload, not as a crash to retry.
         handed.done = true;
-        handed.answer({ ok: false, error: { code: ErrorCode.INVALID_PAYLOAD, message: `the free lane cannot send this payload to its threads (${error instanceof Error ? error.message : String(error)}): send plain data` } });
+        handed.answer({ ok: false, error: { code: ErrorCode.INVALID_PAYLOAD, message: `this payload cannot be sent to the task's thread (${error instanceof Error ? error.message : String(error)}): send plain data` } });
         continue;
       }
       handed.index = this.nextIndex;
@@ -218,8 +236,8 @@ export class FreeLaneThreads {
 }
 
 /** Room for every task the lane may hold claimed, twice over: withdrawn ones keep their slot until a thread passes them. */
-function ringSizeFor(lanes: number): number {
+function ringSizeFor(seats: number): number {
   let size = 1;
-  while (size < 2 * (lanes + MAX_CLAIM_AHEAD)) size *= 2;
+  while (size < 2 * (seats + MAX_CLAIM_AHEAD)) size *= 2;
   return size;
 }
