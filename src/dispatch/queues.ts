@@ -25,6 +25,16 @@ class Fifo<T> {
     this.length++;
   }
 
+  /** Puts `item` at the head, then behind the leading items that `before` says come first. */
+  unshiftAfter(item: T, before: (other: T) => boolean): void {
+    this.unshift(item);
+    const mask = this.items.length - 1;
+    for (let i = 0; i + 1 < this.length && before(this.items[(this.head + i + 1) & mask] as T); i++) {
+      this.items[(this.head + i) & mask] = this.items[(this.head + i + 1) & mask];
+      this.items[(this.head + i + 1) & mask] = item;
+    }
+  }
+
   peek(): T | undefined {
     return this.length === 0 ? undefined : this.items[this.head];
   }
@@ -88,7 +98,11 @@ export class TaskQueues {
     this.add(entry, 'back');
   }
 
-  /** Puts a task back at the head of its lane: a preempted task resumes before the tasks behind it. */
+  /**
+   * Puts a task back at the head of its lane: a preempted task resumes before the tasks behind it.
+   * Behind those of its lane acknowledged before it (preempted with it): a batch's tasks come
+   * back one by one, the later ones often first, and must start again in their order.
+   */
   pushFront(entry: QueueEntry): void {
     this.add(entry, 'front');
   }
@@ -182,7 +196,7 @@ export class TaskQueues {
   private add(entry: QueueEntry, end: 'front' | 'back'): void {
     const queue = this.queue(entry.type);
     const lane = queue.lanes[this.lane(entry)]!;
-    if (end === 'front') lane.unshift(entry);
+    if (end === 'front') lane.unshiftAfter(entry, (other) => other.seq < entry.seq);
     else lane.push(entry);
     queue.depth++;
     queue.byPriority[PRIORITY_RANK[entry.priority]]!++;

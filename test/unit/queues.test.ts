@@ -20,6 +20,14 @@ describe('TaskQueues', () => {
     expect([q.shift('x'), q.shift('x'), q.shift('x'), q.shift('x'), q.shift('x')]).toEqual([c, b, d, a, undefined]);
   });
 
+  it('puts preempted tasks back at the head in acknowledgement order, whatever order they come back in', () => {
+    const q = new TaskQueues();
+    const [a, b, c, d] = [entry('x'), entry('x'), entry('x'), entry('x')];
+    q.push(d!);
+    for (const e of [c, a, b]) q.pushFront(e!);
+    expect([q.shift('x'), q.shift('x'), q.shift('x'), q.shift('x')]).toEqual([a, b, c, d]);
+  });
+
   it('keeps depths per type and in total', () => {
     const q = new TaskQueues();
     q.push(entry('x'));
