@@ -117,3 +117,13 @@ describe('a hard stop in a GPU type\'s thread', () => {
     }
   });
 });
+
+describe('a GPU type\'s thread with `concurrency` seats', () => {
+  it('fails the tasks of all its seats when it runs out of heap, and the next task runs in a fresh thread', async () => {
+    const { run, gone } = poolsFor({ handlerUrl: pathToFileURL(fixture('memory-blowup.mjs')).href, concurrency: 2, maxHeapMb: 32 });
+    const both = [run({ blowUp: true }), run({})]; // taken together: the second waits behind the runaway first
+    for (const task of both) await expect(task).rejects.toThrow(/memory/);
+    await vi.waitFor(() => expect(gone).toHaveLength(1));
+    expect(await run({})).toMatchObject({ ok: true, value: 'ok' });
+  });
+});
