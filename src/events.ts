@@ -6,8 +6,8 @@ export interface SchedulerEvents {
   /** A task was durably acknowledged and queued. */
   'task:queued': (event: { id: string; type: string; priority: Priority; seq: number }) => void;
   /**
-   * A task was durably marked running and handed to its thread (in the free lane: posted to the
-   * lane's threads, where short tasks claimed ahead wait a few ms for the next idle one).
+   * A task was durably marked running and posted to its lane's threads (the free lane's, or its
+   * GPU type's one thread), where short tasks claimed ahead wait a few ms for a free seat.
    */
   'task:started': (event: { id: string; type: string; device?: string; startedAt: number }) => void;
   /** A running task's handler called `ctx.progress()` (throttled: at most one per 100 ms per task). */

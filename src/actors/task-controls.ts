@@ -2,7 +2,7 @@
  * The running tasks a caller can still stop. cancel(), timeouts and preemption abort the task's
  * `ctx.signal` in its worker (over a BroadcastChannel every worker of this scheduler listens
  * on); if the handler has not settled after the grace period, its thread is terminated
- * (see Pools.run; the ledger then takes back whatever that thread held).
+ * (see LaneThreads; the ledger then takes back whatever that thread held).
  * Handlers' checkpoints come back on the same channel, so one saved before a hard stop is kept.
  */
 import { BroadcastChannel } from 'node:worker_threads';
@@ -14,7 +14,7 @@ export type ControlMessage = { op: 'abort'; taskId: string; reason: StopReason }
 
 /** What a task's run listens to: the request to stop, and the hard stop after the grace period. */
 export interface TaskStops {
-  /** Fires when the task is asked to stop: the free lane then withdraws it if no thread has taken it. */
+  /** Fires when the task is asked to stop: its lane then withdraws it from the board if no thread has taken it. */
   readonly asked: StopTrigger;
   /** Aborting it terminates the task's thread: the last resort after the grace period. */
   readonly hardStop: StopTrigger;

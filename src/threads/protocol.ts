@@ -49,7 +49,7 @@ export interface ServeMessage {
 export type WorkerMessage = RunMessage | UnloadMessage | ServeMessage;
 
 /**
- * Main → free-lane threads, on the lane's channel: tasks published on the board at `first`,
+ * Main → a pool's threads, on the lane's channel: tasks published on the board at `first`,
  * `first + 1`, …, serialized one after another into `bytes`; task k ends at `ends[k]` (see lane-tasks.ts).
  */
 export interface LaneTasks {
