@@ -4,6 +4,7 @@ import { BudgetExceedsDevicesError, expected, InvalidPayloadError, UnknownTypeEr
 import { PRIORITIES, type Priority } from './task.js';
 import type { TaskId } from './tasks.js';
 import { gbToMiB, mibToGb } from './units.js';
+import { checkSendable } from './threads/lane-tasks.js';
 
 export interface SubmitOptions {
   /** Served most urgent first; FIFO within a priority. @default 'normal' */
@@ -87,7 +88,7 @@ export function checkSubmit(
   const { priority = 'normal', vramGb: override, key, timeoutMs, signal, estimatedTokens } = validateSubmitOptions(options);
   signal?.throwIfAborted();
   try {
-    structuredClone(payload);
+    checkSendable(payload);
   } catch (error) {
     throw new InvalidPayloadError(type, error);
   }

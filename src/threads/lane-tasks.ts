@@ -1,23 +1,35 @@
 /**
- * How the free lane's tasks travel to its threads: the tasks published in one turn are serialized
- * once into one SharedArrayBuffer, and every thread of the lane receives only a reference to it.
- * The thread that takes a task deserializes that task alone, so a payload is neither copied nor
- * decoded once per thread, however many threads the lane has.
+ * How a pool's tasks travel to its threads: the tasks published in one turn are serialized once
+ * into one SharedArrayBuffer, and every thread of the pool receives only a reference to it. The
+ * thread that takes a task deserializes that task alone, so a payload is neither copied nor
+ * decoded once per thread, however many threads the pool has.
  */
 import v8 from 'node:v8';
 import type { LaneTasks, RunMessage } from './protocol.js';
 
-/**
- * A task's bytes. Throws what the serializer throws for a value it cannot copy. V8's own
- * serializer, as structured clone uses it, not v8.serialize(): that one writes a typed array's
- * bytes alone, and v8.deserialize() then hands back a view on the bytes it read (here the post's
- * shared memory, holding the other tasks' payloads) or on the thread's Buffer pool, and a Buffer
- * as a Buffer; a handler must receive what structured clone gives the other lanes.
- */
+/** A task's bytes. Throws what the serializer throws for a value it cannot copy. */
 export function encodeTask(task: RunMessage): Uint8Array {
+  return encode(task);
+}
+
+/**
+ * Throws for a payload a thread cannot be sent: what structured clone refuses, and shared memory,
+ * which it accepts but a task's bytes cannot carry (nor could the store keep it).
+ */
+export function checkSendable(payload: unknown): void {
+  encode(payload);
+}
+
+/**
+ * V8's own serializer, as structured clone uses it, not v8.serialize(): that one writes a typed
+ * array's bytes alone, and v8.deserialize() then hands back a view on the bytes it read (here the
+ * post's shared memory, holding the other tasks' payloads) or on the thread's Buffer pool, and a
+ * Buffer as a Buffer; a handler must receive what structured clone would give it.
+ */
+function encode(value: unknown): Uint8Array {
   const serializer = new v8.Serializer();
   serializer.writeHeader();
-  serializer.writeValue(task);
+  serializer.writeValue(value);
   return serializer.releaseBuffer();
 }
 

@@ -21,6 +21,7 @@ describe('bad input fails fast, at the call, with a typed error', () => {
     ['a function', { f: () => 1 }],
     ['a symbol', { s: Symbol('x') }],
     ['a function at the top', () => 1],
+    ['shared memory (a thread could not be sent it, and the store could not keep it)', { shared: new SharedArrayBuffer(8) }],
   ])('rejects a payload holding %s with INVALID_PAYLOAD', async (_what, payload) => {
     const s = await start({ types: { echo } });
     await expect(s.submit('echo', payload)).rejects.toMatchObject({ code: 'INVALID_PAYLOAD' });

@@ -170,6 +170,12 @@ describe('the free lane\'s board', () => {
     }
   });
 
+  it('answers a task its threads cannot be sent (submit refuses such a payload; a checkpoint could still hold one) with INVALID_PAYLOAD, not as a crash to retry', async () => {
+    const { run } = lane(1, 'echo-handler.mjs');
+    expect(await run({ shared: new SharedArrayBuffer(8) })).toMatchObject({ ok: false, error: { code: 'INVALID_PAYLOAD', message: expect.stringMatching(/SharedArrayBuffer/) } });
+    expect(await run({ fine: true })).toMatchObject({ ok: true }); // the lane goes on
+  });
+
   it('close() fails the tasks no thread answered', async () => {
     gate = new Gate();
     const { run, pools } = lane(1, 'gated-handler.mjs');
