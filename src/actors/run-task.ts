@@ -118,7 +118,8 @@ async function runInPool(deps: TaskRunDeps, entry: QueueEntry, device: Device | 
     if (reply.runMs !== undefined) ran.runMs = reply.runMs;
   } catch (error) {
     // The thread died or was terminated (or the task was withdrawn from its lane's board before a
-    // thread took it: it then ends as its stop says, below): return whatever the task grew beyond its batch's lease (a live worker does it itself).
+    // thread took it: it then ends as its stop says, below): return whatever the task grew beyond
+    // its batch's lease (a live worker does it itself).
     deps.ledger.releaseTagged(entry.seq);
     reply = { ok: false, error: { code: ErrorCode.WORKER_CRASHED, message: crashMessage(error) } };
   }

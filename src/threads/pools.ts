@@ -9,13 +9,13 @@ import type { TaskStops } from '../actors/task-controls.js';
 import type { ResolvedType } from '../config.js';
 import { isLaneReport, type RunMessage, type WorkerReply, type WorkerSetup } from './protocol.js';
 import { LaneThreads } from './lane-threads.js';
+import { exposeAppCalls, isAppPortMessage, type AppCalls } from './app-calls.js';
 
 /** A pool and the board its threads take tasks from. */
 interface Lane {
   pool: Piscina;
   threads: LaneThreads;
 }
-import { exposeAppCalls, isAppPortMessage, type AppCalls } from './app-calls.js';
 
 const workerEntry = fileURLToPath(new URL('./worker-entry.js', import.meta.url));
 

@@ -13,6 +13,7 @@ export interface WorkerSetup {
   abortChannel: string;
 }
 
+/** One task, as a thread takes it from its pool's board. */
 export interface RunMessage {
   op: 'run';
   taskId: string;
@@ -46,7 +47,8 @@ export interface ServeMessage {
   channel: string;
 }
 
-export type WorkerMessage = RunMessage | UnloadMessage | ServeMessage;
+/** What Piscina hands a worker: its serve task, or its type's unload. Tasks themselves come through the board. */
+export type WorkerMessage = UnloadMessage | ServeMessage;
 
 /**
  * Main → a pool's threads, on the lane's channel: tasks published on the board at `first`,

@@ -1,8 +1,8 @@
 /**
- * What Piscina loads in every worker thread. It imports a type's configured handler module
- * once per thread, keeps the loaded model warm between the tasks of a batch, and answers
- * every task with a reply instead of throwing: a rejected `pool.run()` then always means the
- * thread itself died.
+ * What Piscina loads in every worker thread. The thread serves its pool's board (lane-serve.ts):
+ * it imports a type's configured handler module once per thread, keeps the loaded model warm
+ * between the tasks of a batch, and answers every task with a reply instead of throwing: a task
+ * that gets no reply means the thread itself died.
  */
 import { BroadcastChannel, MessageChannel, parentPort, threadId, workerData } from 'node:worker_threads';
 import type { ControlMessage } from '../actors/task-controls.js';
@@ -45,8 +45,7 @@ const app = connectAppCalls(appChannel.port1);
 const warm = new Map<string, Promise<Warm>>();
 
 export default function handle(message: WorkerMessage): Promise<WorkerReply> {
-  if (message.op === 'serve') return serveLane(message, run);
-  return message.op === 'run' ? run(message) : unload(message.type);
+  return message.op === 'serve' ? serveLane(message, run) : unload(message.type);
 }
 
 async function run(message: RunMessage): Promise<WorkerReply> {
