@@ -85,7 +85,9 @@ export async function executeTask(deps: TaskRunDeps, { entry, device, claimed }:
     // Its lane's threads take it from the lane's board when one has a free seat, in claim order.
     deps.started(record);
     outcome = control.reason ? stopped(control.reason, deps.timeoutMs(entry), control) : await runInPool(deps, entry, device, record, control, ran);
-    if (ran.runMs !== undefined) claimAhead.ran(ran.runMs);
+    // Only a task that ran to its end tells how long tasks run: one that threw at once would make
+    // the lane claim far ahead of tasks that take seconds.
+    if (ran.runMs !== undefined && 'status' in outcome && outcome.status === 'succeeded') claimAhead.ran(ran.runMs);
     if ('preempted' in outcome) {
       deps.preempted(record, outcome.preempted);
       return ran;

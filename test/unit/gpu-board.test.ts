@@ -29,3 +29,20 @@ describe('a preempted GPU batch with `concurrency` 2', () => {
     for (const id of bulk) expect(await s.wait(id)).toMatchObject({ status: 'succeeded' });
   });
 });
+
+describe('claims ahead of a GPU type\'s thread', () => {
+  it('are not sized by tasks that failed at once: after quick failures, a task behind a long one stays queued', async () => {
+    const gate = openGate();
+    const s = await start({ types: { t: { handler: fixture('throw-or-hold-handler.mjs'), vramGb: 8 } } });
+    // Enough for the moving average of run times to forget the first task's model load.
+    for (let i = 0; i < 40; i++) expect(await s.run('t', { fail: true })).toMatchObject({ status: 'failed', error: { code: 'HANDLER_ERROR' } });
+    const long = await s.submit('t', { tag: 'long' });
+    const behind = await s.submit('t', { tag: 'behind' });
+    await gate.waitForStarted(1);
+    // The batch claims for its one seat only: the task behind is not marked running while it waits.
+    expect(s.snapshot()).toMatchObject({ queues: { t: 1 }, batches: [{ type: 't', running: 1 }] });
+    gate.releaseAll();
+    expect(await s.wait(long.id)).toMatchObject({ status: 'succeeded' });
+    expect(await s.wait(behind.id)).toMatchObject({ status: 'succeeded' });
+  });
+});
