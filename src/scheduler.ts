@@ -47,7 +47,7 @@ import { inspectionOf, Observability } from './scheduler/observability.js';
 import { Outcomes } from './scheduler/outcomes.js';
 import { Requeues } from './scheduler/requeues.js';
 import { Wake } from './scheduler/wake.js';
-import { wire } from './scheduler/wiring.js';
+import { wire, type Wiring } from './scheduler/wiring.js';
 
 /**
  * Builds a scheduler: validates options, detects devices, opens the store and recovers queued work.
@@ -90,6 +90,7 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
   private readonly pools: Pools;
   private readonly freeLane: FreeLane;
   private readonly runTask: (input: RunTaskInput) => Promise<TaskRan>;
+  private readonly takeSeat: Wiring['takeSeat'];
   private readonly supervisor: Actor<SupervisorMachine>;
   private readonly controls: TaskControls;
   private readonly admission = new Admission();
@@ -146,6 +147,7 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
     this.pools = parts.pools;
     this.freeLane = parts.freeLane;
     this.runTask = parts.runTask;
+    this.takeSeat = parts.takeSeat;
     this.supervisor = parts.supervisor;
     this.largestDeviceMiB = largestCapacity(devices);
     this.retention = new Retention(store, config.retain, config.logger);
@@ -217,27 +219,27 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
     if (vramGb !== undefined) record.vramGb = vramGb;
     if (key !== undefined) record.key = entry.key = key;
     if (timeoutMs !== undefined) record.timeoutMs = entry.timeoutMs = timeoutMs;
-    // A free-lane task with a free thread and nothing ahead of it (queued or being written) is
-    // stored as running at once: one commit before it starts instead of two.
-    const startNow = this.admission.writing === 0 && !this.config.types.get(type)!.gpu && this.freeLane.takeForSubmit(type, this.config.freeLaneThreads);
+    // A task its lane would start at once (a free thread or batch seat, nothing queued or being
+    // written ahead of it) is stored as running: one commit before it starts instead of two.
+    const seat = this.admission.writing === 0 ? this.takeSeat(entry) : undefined;
     let claimed: TaskRecord | undefined;
     try {
       await this.admission.admit({ id, type, key }, this.queues.depth(type), this.config.maxQueueDepth, async () => {
-        if (startNow) claimed = await this.store.insertRunning(record, entry, { startedAt: Date.now() });
+        if (seat) claimed = await this.store.insertRunning(record, entry, { startedAt: Date.now(), ...(seat.device ? { device: seat.device.id } : {}) });
         else {
           await this.store.insert(record, entry);
           this.queues.push(entry); // before the submit stops counting as "being written"
         }
       });
     } catch (error) {
-      if (startNow) this.freeLane.giveBack();
+      seat?.giveBack();
       if (error instanceof QueueFullError) this.config.logger.warn({ type, maxQueueDepth: this.config.maxQueueDepth }, 'queue full: submit refused');
       throw error instanceof SchedulerError ? error : new StoreError(`Could not store the task: ${String(error)}`, { cause: error });
     } finally {
       this.idle.check(); // drain() and close() wait for submits being written
     }
     this.notify('task:queued', { id, type, priority, seq: entry.seq });
-    if (claimed) this.freeLane.adopt(this.runTask({ entry, device: undefined, claimed }));
+    if (seat && claimed) seat.adopt(this.runTask({ entry, device: seat.device, claimed }));
     else this.wake.request(this.config.types.get(type)!.gpu);
     if (signal) this.signals.link(id, signal);
     return { id, isNew: true };

@@ -79,7 +79,21 @@ export interface BatchOutput {
   reason: BatchEndReason;
 }
 
-export type BatchEvent = { type: 'TASKS_AVAILABLE' } | { type: 'TASK_DONE'; ran: TaskRan } | { type: 'STOP' } | { type: 'EVICT' } | { type: 'PREEMPT' };
+/** SEAT_TAKEN: a submit stores a task of this batch's type as running at once (see `seatFree`); its TASK_DONE follows. */
+export type BatchEvent = { type: 'TASKS_AVAILABLE' } | { type: 'SEAT_TAKEN'; rank: number } | { type: 'TASK_DONE'; ran: TaskRan } | { type: 'STOP' } | { type: 'EVICT' } | { type: 'PREEMPT' };
+
+/**
+ * Whether a batch would start a task needing `needMiB` the moment it were queued: it runs or is
+ * warm, a thread seat is free (not only a claim ahead), its lease covers the task and its
+ * quantum does not make it yield. A submit that finds its type's queue empty then stores the
+ * task as running in the same commit as its insert (SEAT_TAKEN): one commit before it starts, not two.
+ */
+export function seatFree(batch: { value: unknown; context: BatchContext }, needMiB: number, nowMs: number, othersWaitFor: (type: string, device: number) => boolean): boolean {
+  const { context } = batch;
+  if (batch.value !== 'warm' && !(batch.value === 'running' && context.ending === undefined)) return false;
+  if (context.inFlight >= context.concurrency || Math.max(context.budgetMiB, needMiB) > context.leaseMiB) return false;
+  return !(context.started > 0 && quantumSpent(nowMs, context.quantumMs, context.readySince, context.loadMs) && othersWaitFor(context.type, context.device.index));
+}
 
 export function createBatchMachine(deps: BatchDeps) {
   return setup({
@@ -118,6 +132,12 @@ export function createBatchMachine(deps: BatchDeps) {
         }
         enqueue.assign({ inFlight, leaseMiB, started, ending, bestRank });
       }),
+      /** A submit stored a task as running for this batch: it counts as in flight until its TASK_DONE. */
+      seatTaken: assign(({ context, event }) => ({
+        inFlight: context.inFlight + 1,
+        started: context.started + 1,
+        bestRank: event.type === 'SEAT_TAKEN' ? Math.min(context.bestRank, event.rank) : context.bestRank,
+      })),
       /** A task ended: once nothing is in flight, give back what was grown for an override. */
       taskDone: assign(({ context, event }) => {
         const inFlight = context.inFlight - 1;
@@ -160,6 +180,7 @@ export function createBatchMachine(deps: BatchDeps) {
         entry: 'fill',
         on: {
           TASKS_AVAILABLE: { actions: 'fill' },
+          SEAT_TAKEN: { actions: 'seatTaken' },
           TASK_DONE: { actions: ['taskDone', 'fill'] },
           STOP: { target: 'finishing', actions: 'stopping' },
           PREEMPT: { target: 'finishing', actions: 'preempting' },
@@ -174,6 +195,7 @@ export function createBatchMachine(deps: BatchDeps) {
         entry: ['cooled', 'reportWarm'],
         on: {
           TASKS_AVAILABLE: 'running',
+          SEAT_TAKEN: { target: 'running', actions: 'seatTaken' },
           EVICT: { target: 'unloading', actions: 'evicted' },
           PREEMPT: { target: 'unloading', actions: 'evicted' },
           STOP: { target: 'unloading', actions: 'stopping' },

@@ -21,7 +21,9 @@ import type { SubmitOptions, SubmitReceipt } from '../submit.js';
 import { Pools } from '../threads/pools.js';
 import { VramLedger } from '../threads/vram-ledger.js';
 import { hasFreeRam, mibToGb } from '../units.js';
+import type { QueueEntry } from '../task.js';
 import type { Notify } from './notify.js';
+import { takeSubmitSeat, type SubmitSeat } from './submit-seat.js';
 
 export interface WiringHooks extends Pick<TaskRunDeps, 'started' | 'finished' | 'recorded' | 'retry' | 'preempted' | 'broken'> {
   /** A handler's ctx.progress(). */
@@ -42,6 +44,8 @@ export interface Wiring {
   freeLane: FreeLane;
   /** Runs one task in its lane; what a submit stored as running at once goes through here. */
   runTask(input: RunTaskInput): Promise<TaskRan>;
+  /** A seat for a task being submitted, when its lane would start it at once (see SubmitSeat). */
+  takeSeat(entry: QueueEntry): SubmitSeat | undefined;
   /** Created, not started. */
   supervisor: Actor<SupervisorMachine>;
 }
@@ -102,6 +106,7 @@ export function wire(
     run: (entry) => runTask({ entry, device: undefined }),
     settled: () => hooks.checkIdle(),
   });
+  const othersWait = (type: string, device: number) => othersWaitFor(waitingForVram, type, ledger.capacity(device));
   const batch = createBatchMachine({
     queues,
     ledger,
@@ -112,7 +117,7 @@ export function wire(
       queueMicrotask(() => hooks.checkIdle()); // once the batch's snapshot says warm
       hooks.wake(); // a type waiting for VRAM may now evict it
     },
-    othersWaitFor: (type, device) => othersWaitFor(waitingForVram, type, ledger.capacity(device)),
+    othersWaitFor: othersWait,
     preempt: (type) => controls.stopType(type, 'preempted'),
   });
   const supervisor = createActor(
@@ -132,5 +137,6 @@ export function wire(
     }),
     { inspect },
   );
-  return { controls, ledger, pools, freeLane, runTask, supervisor };
+  const seats = { queues, freeLane, freeLaneThreads: config.freeLaneThreads, supervisor, isGpu: (type: string) => config.types.get(type)!.gpu, othersWaitFor: othersWait };
+  return { controls, ledger, pools, freeLane, runTask, takeSeat: (entry) => takeSubmitSeat(seats, entry), supervisor };
 }

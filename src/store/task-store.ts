@@ -178,7 +178,7 @@ export class TaskStore {
    * Writes a new task as already running (its insert and its start in one transaction), for a
    * task that can start the moment it is stored. Resolves the running record once committed.
    */
-  insertRunning(record: TaskRecord, entry: QueueEntry, fields: { startedAt: number }): Promise<TaskRecord> {
+  insertRunning(record: TaskRecord, entry: QueueEntry, fields: { startedAt: number; device?: string }): Promise<TaskRecord> {
     if (this.#closed) return this.#rejectClosed('insertRunning');
     const problem = this.#newTaskProblem(record, entry);
     if (problem !== undefined) return Promise.reject(problem);
@@ -189,6 +189,7 @@ export class TaskStore {
       return Promise.reject(new InvalidPayloadError(record.type, cause));
     }
     const state: TaskState = { ...queued, status: 'running', startedAt: fields.startedAt, attempts: 1 };
+    if (fields.device !== undefined) state.device = fields.device;
     this.#running.put(record.id, true);
     this.#live.set(record.id, state);
     return this.#settleNew(state, payload, this.#tasks.put(record.id, state)).then(() => ({ ...state, payload }));

@@ -1,0 +1,51 @@
+/**
+ * A seat for a task being submitted: when its lane would start it the moment it were queued,
+ * the submit stores it as running in the same commit as its insert, so it starts after one
+ * commit instead of two (the insert, then the "running" mark). The free lane has a seat when a
+ * thread is free and no free-lane task waits; a GPU type when its batch runs or is warm with a
+ * thread seat free, its lease covers the task and nothing of the type is queued ahead of it.
+ */
+import type { Actor, AnyActorRef } from 'xstate';
+import type { TaskRan } from '../actors/run-task.js';
+import type { FreeLane } from '../dispatch/free-lane.js';
+import type { TaskQueues } from '../dispatch/queues.js';
+import type { Device } from '../gpu/detect.js';
+import { seatFree, type BatchContext } from '../machines/batch.js';
+import type { SupervisorMachine } from '../machines/supervisor.js';
+import { PRIORITY_RANK, type QueueEntry } from '../task.js';
+
+export interface SubmitSeat {
+  /** The device the task runs on (a GPU type's batch device). */
+  device: Device | undefined;
+  /** The task, stored as running, runs: its lane counts it until it settles. */
+  adopt(running: Promise<TaskRan>): void;
+  /** Its insert failed: the seat is free again. */
+  giveBack(): void;
+}
+
+export interface SubmitSeatDeps {
+  queues: TaskQueues;
+  freeLane: FreeLane;
+  freeLaneThreads: number;
+  supervisor: Actor<SupervisorMachine>;
+  isGpu(type: string): boolean;
+  othersWaitFor(type: string, device: number): boolean;
+}
+
+/** Takes a seat for `entry` if its lane has one now; the caller then adopts or gives it back. */
+export function takeSubmitSeat(deps: SubmitSeatDeps, entry: QueueEntry): SubmitSeat | undefined {
+  const { freeLane } = deps;
+  if (!deps.isGpu(entry.type)) {
+    if (!freeLane.takeForSubmit(entry.type, deps.freeLaneThreads)) return undefined;
+    return { device: undefined, adopt: (running) => freeLane.adopt(running), giveBack: () => freeLane.giveBack() };
+  }
+  if (deps.queues.depth(entry.type) > 0) return undefined;
+  const supervisor = deps.supervisor.getSnapshot();
+  const id = supervisor.context.batches[entry.type];
+  const batch: AnyActorRef | undefined = id === undefined ? undefined : supervisor.children[id];
+  const state = batch?.getSnapshot() as { status: string; value: unknown; context: BatchContext } | undefined;
+  if (!batch || state?.status !== 'active' || !seatFree(state, entry.vramMiB, Date.now(), deps.othersWaitFor)) return undefined;
+  batch.send({ type: 'SEAT_TAKEN', rank: PRIORITY_RANK[entry.priority] });
+  const done = (ran: TaskRan) => batch.send({ type: 'TASK_DONE', ran });
+  return { device: state.context.device, adopt: (running) => void running.then(done, () => done({ replied: false })), giveBack: () => done({ replied: false }) };
+}
