@@ -4,6 +4,9 @@
  * commit instead of two (the insert, then the "running" mark). The free lane has a seat when a
  * thread is free and no free-lane task waits; a GPU type when its batch runs or is warm with a
  * thread seat free, its lease covers the task and nothing of the type is queued ahead of it.
+ * The seat counts as in flight from here, so the batch neither ends nor goes warm meanwhile. A
+ * preemption or stop that comes while the insert commits does not reach the task (its stop
+ * control begins when it runs): the batch ends once the task has.
  */
 import type { Actor, AnyActorRef } from 'xstate';
 import type { TaskRan } from '../actors/run-task.js';
