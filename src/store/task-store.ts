@@ -6,7 +6,9 @@
  * Every state change is a few plain `put`/`remove` calls made in one synchronous block.
  * lmdb-js batches all writes of one event-loop turn into one transaction, so a record and
  * its index entries always commit together, and thousands of submits share one fsync.
- * Each method's promise resolves when that transaction is committed and flushed to disk.
+ * Each method's promise resolves when that transaction is committed and flushed to disk: with
+ * lmdb-js's overlapping sync (its default on Linux) a write resolves at commit and its flush
+ * comes after, so the store asks for the flush apart (`separateFlushed`) and waits for it too.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -56,6 +58,18 @@ export function queueEntryOf(r: TaskState): QueueEntry {
  * (typed arrays, Sets, Errors, large BigInts). Without it msgpack wrote a Float32Array's elements
  * as bytes (garbage read back as a Buffer) and a Set as an array.
  */
+/** Writes resolve at commit and carry their flush as `.flushed` (see `flushed`). */
+export const DURABLE_WRITES = { separateFlushed: true } as const;
+
+/**
+ * Resolves once a write's transaction is on disk, not only committed: a commit survives the
+ * process dying, only a flush survives the machine losing power. Rejects as the write does.
+ */
+export function flushed(write: Promise<boolean>): Promise<boolean> {
+  const flush = (write as Promise<boolean> & { flushed?: Promise<unknown> }).flushed;
+  return flush === undefined ? write : write.then((ok) => flush.then(() => ok));
+}
+
 const SHARED_STRUCTURES = { sharedStructuresKey: Symbol.for('structures'), encoder: { moreTypes: true } };
 
 const INTERRUPTED = { code: 'INTERRUPTED', message: 'interrupted by restart: the process stopped while this task ran' };
@@ -117,7 +131,7 @@ export class TaskStore {
     let root: RootDatabase | undefined;
     try {
       // noSubdir: false, or a directory named like `jobs.db` is taken for a file; files as private as the directory.
-      const lmdbOptions: RootDatabaseOptionsWithPath & { permissionsMode: number } = { path: dir, noSubdir: false, maxDbs: 8, permissionsMode: 0o600 };
+      const lmdbOptions: RootDatabaseOptionsWithPath & { permissionsMode: number } = { path: dir, noSubdir: false, maxDbs: 8, permissionsMode: 0o600, ...DURABLE_WRITES };
       root = open(lmdbOptions);
       const store = new TaskStore(dir, root);
       openDirs.add(dir);
@@ -334,7 +348,7 @@ export class TaskStore {
       }
       done = this.#running.remove(id);
     }
-    if (done !== undefined) await done.catch((cause: unknown) => Promise.reject(this.#commitError(cause)));
+    if (done !== undefined) await flushed(done).catch((cause: unknown) => Promise.reject(this.#commitError(cause)));
     return { queued: this.queued(), interrupted };
   }
 
@@ -458,7 +472,7 @@ export class TaskStore {
     const forget = (): void => {
       if (this.#pending.get(record.id) === record) this.#pending.delete(record.id);
     };
-    return done.then(
+    return flushed(done).then(
       () => (forget(), record),
       (cause: unknown) => {
         forget();
