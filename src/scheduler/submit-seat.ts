@@ -5,8 +5,9 @@
  * thread is free and no free-lane task waits; a GPU type when its batch runs or is warm with a
  * thread seat free, its lease covers the task and nothing of the type is queued ahead of it.
  * The seat counts as in flight from here, so the batch neither ends nor goes warm meanwhile. A
- * preemption or stop that comes while the insert commits does not reach the task (its stop
- * control begins when it runs): the batch ends once the task has.
+ * preemption that comes while the insert commits finds no task to stop (its stop control begins
+ * when it runs), so `adopt` stops it then: it goes back in line. A stop (close()) lets it run, as
+ * it lets every running task finish.
  */
 import type { Actor, AnyActorRef } from 'xstate';
 import type { TaskRan } from '../actors/run-task.js';
@@ -33,6 +34,8 @@ export interface SubmitSeatDeps {
   supervisor: Actor<SupervisorMachine>;
   isGpu(type: string): boolean;
   othersWaitFor(type: string, device: number): boolean;
+  /** Asks a running task to stop for preemption (it goes back in line). */
+  preempt(id: string): void;
 }
 
 /** Takes a seat for `entry` if its lane has one now; the caller then adopts or gives it back. */
@@ -50,5 +53,9 @@ export function takeSubmitSeat(deps: SubmitSeatDeps, entry: QueueEntry): SubmitS
   if (!batch || state?.status !== 'active' || !seatFree(state, entry.vramMiB, Date.now(), deps.othersWaitFor)) return undefined;
   batch.send({ type: 'SEAT_TAKEN', rank: PRIORITY_RANK[entry.priority] });
   const done = (ran: TaskRan) => batch.send({ type: 'TASK_DONE', ran });
-  return { device: state.context.device, adopt: (running) => void running.then(done, () => done({ replied: false })), giveBack: () => done({ replied: false }) };
+  const adopt = (running: Promise<TaskRan>) => {
+    void running.then(done, () => done({ replied: false }));
+    if ((batch.getSnapshot() as { context: BatchContext }).context.ending === 'preempted') deps.preempt(entry.id);
+  };
+  return { device: state.context.device, adopt, giveBack: () => done({ replied: false }) };
 }

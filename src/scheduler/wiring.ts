@@ -137,6 +137,6 @@ export function wire(
     }),
     { inspect },
   );
-  const seats = { queues, freeLane, freeLaneThreads: config.freeLaneThreads, supervisor, isGpu: (type: string) => config.types.get(type)!.gpu, othersWaitFor: othersWait };
+  const seats = { queues, freeLane, freeLaneThreads: config.freeLaneThreads, supervisor, isGpu: (type: string) => config.types.get(type)!.gpu, othersWaitFor: othersWait, preempt: (id: string) => void controls.stop(id, 'preempted') };
   return { controls, ledger, pools, freeLane, runTask, takeSeat: (entry) => takeSubmitSeat(seats, entry), supervisor };
 }

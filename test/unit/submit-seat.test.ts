@@ -1,0 +1,55 @@
+/** Races around a GPU task that a submit stores as running at once (a batch seat, see src/scheduler/submit-seat.ts). */
+import { expect, it, vi } from 'vitest';
+import type { Scheduler } from 'vram-scheduler';
+import { gatePerTest } from '../support/gate.js';
+import { fixture, start } from '../support/scheduler.js';
+
+const openGate = gatePerTest();
+
+/** Holds the commit of every insert-as-running until `commit()`: the window between a seat taken and its task stored. */
+function holdSeatedInserts(s: Scheduler): { commit: () => void } {
+  const store = (s as unknown as { store: { insertRunning: (...args: unknown[]) => Promise<unknown> } }).store;
+  const insertRunning = store.insertRunning.bind(store);
+  let commit!: () => void;
+  const held = new Promise<void>((resolve) => (commit = resolve));
+  store.insertRunning = (...args) => {
+    const done = insertRunning(...args);
+    return held.then(() => done);
+  };
+  return { commit };
+}
+
+it('a preemption that comes while a seated task is being inserted stops that task too', async () => {
+  const gate = openGate();
+  const s = await start({
+    types: {
+      bulk: { handler: fixture('checkpoint-handler.mjs'), vramGb: 16, preemptible: true, keepAliveMs: 60_000 },
+      urgent: { handler: fixture('gated-handler.mjs'), vramGb: 16 },
+    },
+    preemption: true,
+    cancelGraceMs: 200,
+  });
+  const first = await s.submit('bulk', { tag: 'b1', step: 1 }, { priority: 'low' });
+  await gate.waitForStarted(1);
+  gate.release('b1');
+  await s.wait(first.id);
+  await vi.waitFor(() => expect(s.snapshot().batches).toMatchObject([{ type: 'bulk', state: 'warm' }]));
+
+  const { commit } = holdSeatedInserts(s);
+  const seated = s.submit('bulk', { tag: 'b2', step: 2 }, { priority: 'low' });
+  expect(s.snapshot().batches).toMatchObject([{ type: 'bulk', state: 'running', running: 1 }]);
+  const urgent = await s.submit('urgent', { tag: 'u' }, { priority: 'high' });
+  // The urgent task's dispatch preempts the bulk batch while b2's insert has not committed.
+  await vi.waitFor(() => expect(s.snapshot().batches).toMatchObject([{ type: 'bulk', state: 'finishing' }]));
+  commit();
+  const b2 = await seated;
+
+  // b2 goes back in line instead of holding the VRAM the urgent task waits for until it ends.
+  expect((await gate.waitForStarted(2))[1]!.started).toBe('u');
+  gate.release('u');
+  expect(await s.wait(urgent.id)).toMatchObject({ status: 'succeeded' });
+  expect((await gate.waitForStarted(3))[2]!.started).toBe('b2');
+  gate.release('b2');
+  expect(await s.wait(b2.id)).toMatchObject({ status: 'succeeded' });
+  expect(await s.get(b2.id)).toMatchObject({ attempts: 1, preemptions: 1 });
+});
