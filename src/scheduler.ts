@@ -254,6 +254,11 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
     this.read(id, 'cancel a task');
     if (this.controls.stop(id, 'cancelled')) return true;
     const current = this.store.getState(id); // includes a start being written
+    if (current?.status === 'running') {
+      // Stored as running by its submit, whose task:queued listeners may call this: it begins in the same turn.
+      await Promise.resolve();
+      return this.controls.stop(id, 'cancelled');
+    }
     if (current?.status !== 'queued') return false;
     await this.queuedEnds.cancel(current);
     return true;

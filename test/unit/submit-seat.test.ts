@@ -53,3 +53,18 @@ it('a preemption that comes while a seated task is being inserted stops that tas
   expect(await s.wait(b2.id)).toMatchObject({ status: 'succeeded' });
   expect(await s.get(b2.id)).toMatchObject({ attempts: 1, preemptions: 1 });
 });
+
+it('cancel() from a task:queued listener stops a seated task, as it cancels a queued one', async () => {
+  const gate = openGate();
+  const s = await start({ types: { llm: { handler: fixture('gated-handler.mjs'), vramGb: 4, keepAliveMs: 60_000, concurrency: 2 } } });
+  const first = await s.submit('llm', { tag: 'first' });
+  await gate.waitForStarted(1);
+  const cancels: Promise<boolean>[] = [];
+  s.on('task:queued', (e) => void cancels.push(s.cancel(e.id)));
+  // The batch runs `first` with a seat free: this task is stored as running in its insert's commit.
+  const seated = await s.submit('llm', { tag: 'seated', cooperative: true });
+  expect(await cancels[0]).toBe(true);
+  expect(await s.wait(seated.id)).toMatchObject({ status: 'cancelled' });
+  gate.release('first');
+  await s.wait(first.id);
+});
