@@ -21,6 +21,8 @@ export class SignalLinks {
 
   link(id: string, signal: AbortSignal): void {
     const onAbort = () => void this.cancel(id).catch(() => undefined);
+    // Aborted while its submit was being written: no 'abort' event comes any more.
+    if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
     this.cleanups.set(id, () => signal.removeEventListener('abort', onAbort));
   }

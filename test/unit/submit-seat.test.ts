@@ -68,3 +68,23 @@ it('cancel() from a task:queued listener stops a seated task, as it cancels a qu
   gate.release('first');
   await s.wait(first.id);
 });
+
+it('a submit signal aborted while the task is being written cancels it, seated or queued', async () => {
+  const gate = openGate();
+  const s = await start({ types: { llm: { handler: fixture('gated-handler.mjs'), vramGb: 4, keepAliveMs: 60_000, concurrency: 2 } } });
+  const first = await s.submit('llm', { tag: 'first' });
+  await gate.waitForStarted(1);
+  const submitAborted = (tag: string) => {
+    const controller = new AbortController();
+    const receipt = s.submit('llm', { tag, cooperative: true }, { signal: controller.signal });
+    controller.abort();
+    return receipt;
+  };
+  const seated = await submitAborted('seated');
+  expect(await s.wait(seated.id)).toMatchObject({ status: 'cancelled' });
+  // a takes the seat free again; b is written while a is, so it is queued.
+  const [a, b] = await Promise.all([submitAborted('a'), submitAborted('b')]);
+  for (const { id } of [a, b]) expect(await s.wait(id)).toMatchObject({ status: 'cancelled' });
+  gate.release('first');
+  await s.wait(first.id);
+});
