@@ -79,8 +79,8 @@ export interface BatchOutput {
   reason: BatchEndReason;
 }
 
-/** SEAT_TAKEN: a submit stores a task of this batch's type as running at once (see `seatFree`); its TASK_DONE follows. */
-export type BatchEvent = { type: 'TASKS_AVAILABLE' } | { type: 'SEAT_TAKEN'; rank: number } | { type: 'TASK_DONE'; ran: TaskRan } | { type: 'STOP' } | { type: 'EVICT' } | { type: 'PREEMPT' };
+/** SEAT_TAKEN: a submit stores a task of this batch's type as running at once (see `seatFree`); its TASK_DONE follows, or SEAT_RETURNED when its insert failed. */
+export type BatchEvent = { type: 'TASKS_AVAILABLE' } | { type: 'SEAT_TAKEN'; rank: number } | { type: 'SEAT_RETURNED' } | { type: 'TASK_DONE'; ran: TaskRan } | { type: 'STOP' } | { type: 'EVICT' } | { type: 'PREEMPT' };
 
 /**
  * Whether a batch would start a task needing `needMiB` the moment it were queued: it runs or is
@@ -138,6 +138,8 @@ export function createBatchMachine(deps: BatchDeps) {
         started: context.started + 1,
         bestRank: event.type === 'SEAT_TAKEN' ? Math.min(context.bestRank, event.rank) : context.bestRank,
       })),
+      /** A seat's insert failed: its task never started (taskDone frees the seat). */
+      seatReturned: assign({ started: ({ context }) => context.started - 1 }),
       /** A task ended: once nothing is in flight, give back what was grown for an override. */
       taskDone: assign(({ context, event }) => {
         const inFlight = context.inFlight - 1;
@@ -181,6 +183,7 @@ export function createBatchMachine(deps: BatchDeps) {
         on: {
           TASKS_AVAILABLE: { actions: 'fill' },
           SEAT_TAKEN: { actions: 'seatTaken' },
+          SEAT_RETURNED: { actions: ['taskDone', 'seatReturned', 'fill'] },
           TASK_DONE: { actions: ['taskDone', 'fill'] },
           STOP: { target: 'finishing', actions: 'stopping' },
           PREEMPT: { target: 'finishing', actions: 'preempting' },
@@ -203,7 +206,7 @@ export function createBatchMachine(deps: BatchDeps) {
         after: { keepAlive: { target: 'unloading', actions: 'expired' } },
       },
       finishing: {
-        on: { TASK_DONE: { actions: 'taskDone' } },
+        on: { TASK_DONE: { actions: 'taskDone' }, SEAT_RETURNED: { actions: ['taskDone', 'seatReturned'] } },
         always: { guard: 'idle', target: 'unloading' },
       },
       unloading: {

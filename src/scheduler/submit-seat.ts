@@ -57,5 +57,5 @@ export function takeSubmitSeat(deps: SubmitSeatDeps, entry: QueueEntry): SubmitS
     void running.then(done, () => done({ replied: false }));
     if ((batch.getSnapshot() as { context: BatchContext }).context.ending === 'preempted') deps.preempt(entry.id);
   };
-  return { device: state.context.device, adopt, giveBack: () => done({ replied: false }) };
+  return { device: state.context.device, adopt, giveBack: () => batch.send({ type: 'SEAT_RETURNED' }) };
 }

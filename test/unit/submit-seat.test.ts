@@ -88,3 +88,21 @@ it('a submit signal aborted while the task is being written cancels it, seated o
   gate.release('first');
   await s.wait(first.id);
 });
+
+it('a seated submit whose insert fails is not counted among its batch\'s tasks', async () => {
+  const gate = openGate();
+  const s = await start({ types: { llm: { handler: fixture('gated-handler.mjs'), vramGb: 4, keepAliveMs: 60_000 } } });
+  const ended: number[] = [];
+  s.on('batch:ended', (e) => ended.push(e.tasks));
+  const first = await s.submit('llm', { tag: 'first' });
+  await gate.waitForStarted(1);
+  gate.release('first');
+  await s.wait(first.id);
+  await vi.waitFor(() => expect(s.snapshot().batches).toMatchObject([{ type: 'llm', state: 'warm', tasks: 1 }]));
+  const store = (s as unknown as { store: { insertRunning: () => Promise<unknown> } }).store;
+  store.insertRunning = () => Promise.reject(new Error('MDB_MAP_FULL: the disk is full'));
+  await expect(s.submit('llm', { tag: 'lost' })).rejects.toMatchObject({ code: 'STORE_ERROR' });
+  expect(s.snapshot().batches).toMatchObject([{ type: 'llm', state: 'warm', running: 0, tasks: 1 }]);
+  await s.close();
+  expect(ended).toEqual([1]);
+});
