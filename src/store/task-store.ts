@@ -58,19 +58,19 @@ export function queueEntryOf(r: TaskState): QueueEntry {
  * (typed arrays, Sets, Errors, large BigInts). Without it msgpack wrote a Float32Array's elements
  * as bytes (garbage read back as a Buffer) and a Set as an array.
  */
+const SHARED_STRUCTURES = { sharedStructuresKey: Symbol.for('structures'), encoder: { moreTypes: true } };
+
 /** Writes resolve at commit and carry their flush as `.flushed` (see `flushed`). */
-export const DURABLE_WRITES = { separateFlushed: true } as const;
+const DURABLE_WRITES = { separateFlushed: true } as const;
 
 /**
  * Resolves once a write's transaction is on disk, not only committed: a commit survives the
  * process dying, only a flush survives the machine losing power. Rejects as the write does.
  */
-export function flushed(write: Promise<boolean>): Promise<boolean> {
+function flushed(write: Promise<boolean>): Promise<boolean> {
   const flush = (write as Promise<boolean> & { flushed?: Promise<unknown> }).flushed;
   return flush === undefined ? write : write.then((ok) => flush.then(() => ok));
 }
-
-const SHARED_STRUCTURES = { sharedStructuresKey: Symbol.for('structures'), encoder: { moreTypes: true } };
 
 const INTERRUPTED = { code: 'INTERRUPTED', message: 'interrupted by restart: the process stopped while this task ran' };
 /** Directories open in this process: a second handle would hand out duplicate sequence numbers. */
