@@ -92,7 +92,12 @@ export function seatFree(batch: { value: unknown; context: BatchContext }, needM
   const { context } = batch;
   if (batch.value !== 'warm' && !(batch.value === 'running' && context.ending === undefined)) return false;
   if (context.inFlight >= context.concurrency || Math.max(context.budgetMiB, needMiB) > context.leaseMiB) return false;
-  return !(context.started > 0 && quantumSpent(nowMs, context.quantumMs, context.readySince, context.loadMs) && othersWaitFor(context.type, context.device.index));
+  return !yieldsTurn(context, context.started, nowMs, othersWaitFor);
+}
+
+/** Whether a batch that has started `started` tasks yields now: its quantum is spent and another type waits for its device's VRAM. */
+function yieldsTurn(context: BatchContext, started: number, nowMs: number, othersWaitFor: (type: string, device: number) => boolean): boolean {
+  return started > 0 && quantumSpent(nowMs, context.quantumMs, context.readySince, context.loadMs) && othersWaitFor(context.type, context.device.index);
 }
 
 export function createBatchMachine(deps: BatchDeps) {
@@ -111,7 +116,7 @@ export function createBatchMachine(deps: BatchDeps) {
         while (inFlight < limit) {
           const entry = deps.queues.peek(context.type);
           if (!entry) break;
-          if (started > 0 && quantumSpent(Date.now(), context.quantumMs, context.readySince, context.loadMs) && deps.othersWaitFor(context.type, context.device.index)) {
+          if (yieldsTurn(context, started, Date.now(), deps.othersWaitFor)) {
             ending = 'yielded';
             break;
           }
