@@ -11,7 +11,7 @@
  *
  * The machine holds control only: counts and the lease handle. Tasks stay in the queues.
  */
-import { assign, enqueueActions, fromPromise, setup } from 'xstate';
+import { assign, enqueueActions, fromPromise, setup, type AnyActorRef } from 'xstate';
 import type { RunTaskInput, TaskRan } from '../actors/run-task.js';
 import { quantumSpent } from '../dispatch/quantum.js';
 import type { TaskQueues } from '../dispatch/queues.js';
@@ -79,8 +79,34 @@ export interface BatchOutput {
   reason: BatchEndReason;
 }
 
-/** SEAT_TAKEN: a submit stores a task of this batch's type as running at once (see `seatFree`); its TASK_DONE follows, or SEAT_RETURNED when its insert failed. */
-export type BatchEvent = { type: 'TASKS_AVAILABLE' } | { type: 'SEAT_TAKEN'; rank: number } | { type: 'SEAT_RETURNED' } | { type: 'TASK_DONE'; ran: TaskRan } | { type: 'STOP' } | { type: 'EVICT' } | { type: 'PREEMPT' };
+/**
+ * SEAT_TAKEN: a submit stores a task of this batch's type as running at once (see `seatFree`); it
+ * ends in a TASKS_DONE, or SEAT_RETURNED when its insert failed. TASKS_DONE: the tasks that
+ * ended in one event-loop turn (see `taskEnded`).
+ */
+export type BatchEvent = { type: 'TASKS_AVAILABLE' } | { type: 'SEAT_TAKEN'; rank: number } | { type: 'SEAT_RETURNED' } | { type: 'TASKS_DONE'; ran: TaskRan[] } | { type: 'STOP' } | { type: 'EVICT' } | { type: 'PREEMPT' };
+
+/** Tasks that ended this turn, per batch, not yet reported. */
+const endedThisTurn = new Map<AnyActorRef, TaskRan[]>();
+
+/**
+ * A task of `batch` ended. The batch hears of the turn's ended tasks in one TASKS_DONE at the
+ * end of the turn, not in one event each: under load a turn ends many tasks, and each event
+ * costs the machine a transition and its allocations. The seats stay counted as in flight
+ * until then, so a batch never ends or goes warm with a task still running.
+ */
+export function taskEnded(batch: AnyActorRef, ran: TaskRan): void {
+  if (endedThisTurn.size === 0) setImmediate(reportEnded);
+  const ended = endedThisTurn.get(batch);
+  if (ended) ended.push(ran);
+  else endedThisTurn.set(batch, [ran]);
+}
+
+function reportEnded(): void {
+  const reports = [...endedThisTurn];
+  endedThisTurn.clear();
+  for (const [batch, ran] of reports) batch.send({ type: 'TASKS_DONE', ran });
+}
 
 /**
  * Whether a batch would start a task needing `needMiB` the moment it were queued: it runs or is
@@ -112,7 +138,7 @@ export function createBatchMachine(deps: BatchDeps) {
         let { inFlight, leaseMiB, started, bestRank } = context;
         let ending: BatchContext['ending'];
         const limit = deps.inFlightLimit(context.type);
-        const done = (ran: TaskRan) => self.send({ type: 'TASK_DONE', ran });
+        const done = (ran: TaskRan) => taskEnded(self, ran);
         while (inFlight < limit) {
           const entry = deps.queues.peek(context.type);
           if (!entry) break;
@@ -137,7 +163,7 @@ export function createBatchMachine(deps: BatchDeps) {
         }
         enqueue.assign({ inFlight, leaseMiB, started, ending, bestRank });
       }),
-      /** A submit stored a task as running for this batch: it counts as in flight until its TASK_DONE. */
+      /** A submit stored a task as running for this batch: it counts as in flight until it is reported done. */
       seatTaken: assign(({ context, event }) => ({
         inFlight: context.inFlight + 1,
         started: context.started + 1,
@@ -145,13 +171,16 @@ export function createBatchMachine(deps: BatchDeps) {
       })),
       /** A seat's insert failed: its task never started (taskDone frees the seat). */
       seatReturned: assign({ started: ({ context }) => context.started - 1 }),
-      /** A task ended: once nothing is in flight, give back what was grown for an override. */
+      /** Tasks ended (or a seat came back): once nothing is in flight, give back what was grown for an override. */
       taskDone: assign(({ context, event }) => {
-        const inFlight = context.inFlight - 1;
-        const ran = event.type === 'TASK_DONE' ? event.ran : undefined;
-        // Only a task its worker answered proves the model loaded: the quantum counts from there.
-        const readySince = context.readySince ?? (ran?.replied ? Date.now() : undefined);
-        const loadMs = Math.max(context.loadMs, ran?.loadMs ?? 0);
+        const ended = event.type === 'TASKS_DONE' ? event.ran : [];
+        const inFlight = context.inFlight - (event.type === 'TASKS_DONE' ? ended.length : 1);
+        let { readySince, loadMs } = context;
+        for (const ran of ended) {
+          // Only a task its worker answered proves the model loaded: the quantum counts from there.
+          if (ran.replied) readySince ??= Date.now();
+          loadMs = Math.max(loadMs, ran.loadMs ?? 0);
+        }
         if (inFlight === 0 && context.leaseMiB > context.budgetMiB) {
           deps.ledger.resize(context.lease, context.budgetMiB);
           return { inFlight, readySince, loadMs, leaseMiB: context.budgetMiB };
@@ -189,7 +218,7 @@ export function createBatchMachine(deps: BatchDeps) {
           TASKS_AVAILABLE: { actions: 'fill' },
           SEAT_TAKEN: { actions: 'seatTaken' },
           SEAT_RETURNED: { actions: ['taskDone', 'seatReturned', 'fill'] },
-          TASK_DONE: { actions: ['taskDone', 'fill'] },
+          TASKS_DONE: { actions: ['taskDone', 'fill'] },
           STOP: { target: 'finishing', actions: 'stopping' },
           PREEMPT: { target: 'finishing', actions: 'preempting' },
         },
@@ -211,7 +240,7 @@ export function createBatchMachine(deps: BatchDeps) {
         after: { keepAlive: { target: 'unloading', actions: 'expired' } },
       },
       finishing: {
-        on: { TASK_DONE: { actions: 'taskDone' }, SEAT_RETURNED: { actions: ['taskDone', 'seatReturned'] } },
+        on: { TASKS_DONE: { actions: 'taskDone' }, SEAT_RETURNED: { actions: ['taskDone', 'seatReturned'] } },
         always: { guard: 'idle', target: 'unloading' },
       },
       unloading: {

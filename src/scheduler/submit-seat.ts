@@ -14,7 +14,7 @@ import type { TaskRan } from '../actors/run-task.js';
 import type { FreeLane } from '../dispatch/free-lane.js';
 import type { TaskQueues } from '../dispatch/queues.js';
 import type { Device } from '../gpu/detect.js';
-import { seatFree, type BatchContext } from '../machines/batch.js';
+import { seatFree, taskEnded, type BatchContext } from '../machines/batch.js';
 import type { SupervisorMachine } from '../machines/supervisor.js';
 import { PRIORITY_RANK, type QueueEntry } from '../task.js';
 
@@ -52,7 +52,7 @@ export function takeSubmitSeat(deps: SubmitSeatDeps, entry: QueueEntry): SubmitS
   const state = batch?.getSnapshot() as { status: string; value: unknown; context: BatchContext } | undefined;
   if (!batch || state?.status !== 'active' || !seatFree(state, entry.vramMiB, Date.now(), deps.othersWaitFor)) return undefined;
   batch.send({ type: 'SEAT_TAKEN', rank: PRIORITY_RANK[entry.priority] });
-  const done = (ran: TaskRan) => batch.send({ type: 'TASK_DONE', ran });
+  const done = (ran: TaskRan) => taskEnded(batch, ran);
   const adopt = (running: Promise<TaskRan>) => {
     void running.then(done, () => done({ replied: false }));
     if ((batch.getSnapshot() as { context: BatchContext }).context.ending === 'preempted') deps.preempt(entry.id);
