@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Scheduler } from 'vram-scheduler';
+import { MAX_CLAIM_AHEAD } from '../../src/dispatch/claim-ahead.js';
 import { closeAll, fixture, start } from '../support/scheduler.js';
 
 afterEach(closeAll);
@@ -7,10 +8,16 @@ afterEach(closeAll);
 const echo = fixture('echo-handler.mjs');
 const SMALL = ['s1', 's2', 's3', 's4'];
 const STREAM = 1_200;
+/**
+ * Queued per small type from the start. A batch claims up to MAX_CLAIM_AHEAD tasks beyond its
+ * thread, and those leave the queue: 30 more stay queued, so no small batch runs dry (and goes
+ * warm, evictable) while the replacements for its started tasks are still being written.
+ */
+const QUEUED = MAX_CLAIM_AHEAD + 1 + 30;
 
 /**
  * Four 2 GB types stream without pause on a 24 GB card (each started task is replaced by a new
- * one, 30 stay queued per type, up to `stream` small tasks in all, fewer if the large one starts
+ * one, QUEUED stay queued per type, up to `stream` small tasks in all, fewer if the large one starts
  * first), so a 20 GB type never fits beside them: two of their batches would have to end at once.
  * Returns how many small tasks started before the large one did, and how long the large one waited.
  */
@@ -37,7 +44,7 @@ async function largeAmongSmall(s: Scheduler, stream: number): Promise<{ smallBef
       more(e.type);
     }
   });
-  for (const type of SMALL) for (let i = 0; i < 30; i++) more(type);
+  for (const type of SMALL) for (let i = 0; i < QUEUED; i++) more(type);
   await new Promise<void>((resolve) => s.once('task:started', () => resolve()));
   const { id } = await s.submit('large', {});
   const result = await s.wait(id);
