@@ -9,7 +9,6 @@
  * dispatchers (wake.ts), the dashboard, metrics and inspector (observability.ts), the GPU
  * monitor (monitor.ts) and events (notify.ts).
  */
-import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { waitFor, type Actor, type AnyActorRef } from 'xstate';
 import type { RunTaskInput, TaskRan } from './actors/run-task.js';
@@ -36,6 +35,7 @@ import { Retention } from './store/retention.js';
 import { TaskStore, type TaskState } from './store/task-store.js';
 import { checkSubmit, type SubmitOptions, type SubmitReceipt } from './submit.js';
 import { toResult, type QueueEntry, type TaskRecord, type TaskResult } from './task.js';
+import { newTaskId } from './task-id.js';
 import type { Pools } from './threads/pools.js';
 import type { VramLedger } from './threads/vram-ledger.js';
 import { ResultWaiters } from './waiters.js';
@@ -212,8 +212,8 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
       if (this.closing) throw new SchedulerClosedError('submit');
     }
 
-    const id = randomUUID();
     const queuedAt = Date.now();
+    const id = newTaskId(queuedAt);
     const entry: QueueEntry = { id, type, seq: this.store.nextSeq(), priority, queuedAt, vramMiB };
     const record: TaskRecord = { id, type, seq: entry.seq, priority, payload, status: 'queued', queuedAt };
     if (vramGb !== undefined) record.vramGb = vramGb;
