@@ -6,7 +6,8 @@ export const stamp = (ms) => `+${(ms / 1000).toFixed(1).padStart(5)} s`;
 
 export const batchStarted = (b) => `batch #${b.n} start  ${b.type.padEnd(10)} on ${b.device}, lease ${gb(b.leaseGb)} GB`;
 export const batchEnded = (b) => `batch #${b.n} end    ${b.type.padEnd(10)} on ${b.device}, ${b.tasks} tasks (${b.reason})`;
-export const taskFailed = ({ id, type, error }) => `task failed  ${type.padEnd(10)} ${id.slice(0, 8)}  ${error.code}: ${error.message}`;
+/** A task id's last 8 hex digits: its random part (a UUIDv7's first ones are the submit's clock). */
+export const taskFailed = ({ id, type, error }) => `task failed  ${type.padEnd(10)} ${id.slice(-8)}  ${error.code}: ${error.message}`;
 
 /** "summarize 4 · chat 0 · …" from a snapshot. */
 export const queueDepths = (snapshot) =>

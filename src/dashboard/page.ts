@@ -166,7 +166,8 @@ function failureRow(failure) {
   return el('tr', { 'data-failure': failure.id },
     el('td', { class: 'mono' }, new Date(failure.finishedAt).toLocaleTimeString()),
     el('td', {}, failure.type),
-    el('td', { class: 'mono', title: failure.id }, failure.id.slice(0, 8)),
+    // Ids are UUIDv7: their head is the submit's clock, the same for a minute; the tail is random.
+    el('td', { class: 'mono', title: failure.id }, failure.id.slice(-8)),
     el('td', {}, failure.device || '–'),
     el('td', { class: 'code' }, failure.code),
     el('td', {}, el('div', { class: 'message', title: failure.message }, failure.message)));
