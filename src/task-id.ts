@@ -12,7 +12,15 @@
 import { randomUUID } from 'node:crypto';
 
 export function newTaskId(nowMs = Date.now()): string {
-  const ms = nowMs.toString(16).padStart(12, '0');
+  if (nowMs !== prefixMs) {
+    const ms = nowMs.toString(16).padStart(12, '0');
+    prefix = `${ms.slice(0, 8)}-${ms.slice(8, 12)}-7`;
+    prefixMs = nowMs;
+  }
   // v4: xxxxxxxx-xxxx-4xxx-Vxxx-xxxxxxxxxxxx; keep its random part from the version digit on.
-  return `${ms.slice(0, 8)}-${ms.slice(8, 12)}-7${randomUUID().slice(15)}`;
+  return prefix + randomUUID().slice(15);
 }
+
+/** The ids of one millisecond (a busy submitter makes dozens) share their first 15 characters: built once. */
+let prefixMs = -1;
+let prefix = '';

@@ -10,7 +10,7 @@ import type { Device } from '../gpu/detect.js';
 import type { FinishFields, TaskState, TaskStore } from '../store/task-store.js';
 import type { QueueEntry, TaskError, TaskRecord } from '../task.js';
 import type { Pools } from '../threads/pools.js';
-import type { WorkerReply } from '../threads/protocol.js';
+import type { RunMessage, WorkerReply } from '../threads/protocol.js';
 import type { VramLedger } from '../threads/vram-ledger.js';
 import type { StopReason, TaskControl, TaskControls } from './task-controls.js';
 
@@ -103,18 +103,10 @@ export async function executeTask(deps: TaskRunDeps, { entry, device, claimed }:
 async function runInPool(deps: TaskRunDeps, entry: QueueEntry, device: Device | undefined, record: TaskRecord, control: TaskControl, ran: TaskRan): Promise<Outcome | Preempted> {
   let reply: WorkerReply;
   try {
-    reply = await deps.pools.run(
-      {
-        op: 'run',
-        taskId: entry.id,
-        seq: entry.seq,
-        type: entry.type,
-        payload: record.payload,
-        ...(device ? { device: { id: device.id, index: device.index } } : {}),
-        ...(record.checkpoint === undefined ? {} : { resumeFrom: record.checkpoint }),
-      },
-      control,
-    );
+    const message: RunMessage = { op: 'run', taskId: entry.id, seq: entry.seq, type: entry.type, payload: record.payload };
+    if (device) message.device = { id: device.id, index: device.index };
+    if (record.checkpoint !== undefined) message.resumeFrom = record.checkpoint;
+    reply = await deps.pools.run(message, control);
     ran.replied = true;
     if (reply.loadMs !== undefined) ran.loadMs = reply.loadMs;
     if (reply.runMs !== undefined) ran.runMs = reply.runMs;

@@ -66,11 +66,17 @@ const DURABLE_WRITES = { separateFlushed: true } as const;
 /**
  * Resolves once a write's transaction is on disk, not only committed: a commit survives the
  * process dying, only a flush survives the machine losing power. Rejects as the write does.
+ * The writes of one event-loop turn share one promise (one transaction): the last one's wait is
+ * reused, not built again for each write of the turn.
  */
 function flushed(write: Promise<boolean>): Promise<boolean> {
+  if (write === lastWrite) return lastFlushed!;
   const flush = (write as Promise<boolean> & { flushed?: Promise<unknown> }).flushed;
-  return flush === undefined ? write : write.then((ok) => flush.then(() => ok));
+  lastWrite = write;
+  return (lastFlushed = flush === undefined ? write : write.then((ok) => flush.then(() => ok)));
 }
+let lastWrite: Promise<boolean> | undefined;
+let lastFlushed: Promise<boolean> | undefined;
 
 const INTERRUPTED = { code: 'INTERRUPTED', message: 'interrupted by restart: the process stopped while this task ran' };
 /** Directories open in this process: a second handle would hand out duplicate sequence numbers. */
@@ -185,7 +191,7 @@ export class TaskStore {
     } catch (cause) {
       return Promise.reject(new InvalidPayloadError(record.type, cause));
     }
-    return this.#settleNew(state, payload, this.#tasks.put(record.id, state)).then(() => undefined);
+    return this.#settleNew(state, payload, this.#tasks.put(record.id, state), () => undefined);
   }
 
   /**
@@ -206,7 +212,7 @@ export class TaskStore {
     if (fields.device !== undefined) state.device = fields.device;
     this.#running.put(record.id, true);
     this.#live.set(record.id, state);
-    return this.#settleNew(state, payload, this.#tasks.put(record.id, state)).then(() => ({ ...state, payload }));
+    return this.#settleNew(state, payload, this.#tasks.put(record.id, state), () => ({ ...state, payload }));
   }
 
   /** Why a new task cannot be inserted, if it cannot. */
@@ -225,12 +231,11 @@ export class TaskStore {
   }
 
   /** The rest of a new task's transaction: its seq, and its payload visible until committed. */
-  #settleNew(state: TaskState, payload: unknown, done: Promise<boolean>): Promise<TaskState> {
+  #settleNew<T>(state: TaskState, payload: unknown, done: Promise<boolean>, resolved: () => T): Promise<T> {
     const { id } = state;
     if (state.seq > this.#persistedSeq) this.#meta.put('seq', (this.#persistedSeq = state.seq));
     this.#pendingPayloads.set(id, payload);
-    const forget = (): void => void this.#pendingPayloads.delete(id);
-    return this.#settle(state, done).finally(forget);
+    return this.#settle(state, done, resolved, () => void this.#pendingPayloads.delete(id));
   }
 
   /** queued → running: one transaction moves the task from the queue index to `running`. Resolves the record with its payload, for the run. */
@@ -245,7 +250,7 @@ export class TaskStore {
     this.#queue.remove(queueKey(current));
     this.#running.put(id, true);
     this.#live.set(id, next);
-    return this.#settle(next, done).then((state) => this.#withPayload(state));
+    return this.#settle(next, done, (state) => this.#withPayload(state));
   }
 
   /**
@@ -274,7 +279,7 @@ export class TaskStore {
     this.#queue.put(queueKey(next), entry);
     this.#running.remove(id);
     this.#live.delete(id);
-    return this.#settle(next, done).then(() => entry);
+    return this.#settle(next, done, () => entry);
   }
 
   /** queued | running → terminal, dropping its index entry in the same transaction. Returns the updated state (no payload). */
@@ -466,14 +471,19 @@ export class TaskStore {
     });
   }
 
-  /** Keeps `record` visible as pending until `done` commits; maps commit failures to StoreError. */
-  #settle<R extends TaskState>(record: R, done: Promise<boolean>): Promise<R> {
+  /**
+   * Keeps `record` visible as pending until `done` is flushed, then resolves `resolved(record)`
+   * (the record itself without it); maps commit failures to StoreError. `settled` runs first
+   * either way (a new task's payload stays visible until then).
+   */
+  #settle<R extends TaskState, T = R>(record: R, done: Promise<boolean>, resolved?: (record: R) => T, settled?: () => void): Promise<T> {
     this.#pending.set(record.id, record);
     const forget = (): void => {
+      settled?.();
       if (this.#pending.get(record.id) === record) this.#pending.delete(record.id);
     };
     return flushed(done).then(
-      () => (forget(), record),
+      () => (forget(), resolved ? resolved(record) : (record as unknown as T)),
       (cause: unknown) => {
         forget();
         // A start that did not commit leaves the task as it was stored.
