@@ -12,6 +12,7 @@ import type { QueueEntry, TaskError, TaskRecord } from '../task.js';
 import type { Pools } from '../threads/pools.js';
 import type { RunMessage, WorkerReply } from '../threads/protocol.js';
 import type { VramLedger } from '../threads/vram-ledger.js';
+import { withChanges } from '../with-changes.js';
 import type { StopReason, TaskControl, TaskControls } from './task-controls.js';
 
 export interface TaskRunDeps {
@@ -138,7 +139,7 @@ function stopped(reason: StopReason, timeoutMs: number, control: TaskControl): O
 async function recordOutcome(store: TaskStore, id: string, outcome: Outcome): Promise<TaskState> {
   const finishedAt = Date.now();
   try {
-    return await store.finish(id, { ...outcome, finishedAt });
+    return await store.finish(id, withChanges(outcome, { finishedAt }));
   } catch (error) {
     if (outcome.status !== 'succeeded') throw error;
     const message = `the handler's result could not be stored: ${error instanceof Error ? error.message : String(error)}`;
