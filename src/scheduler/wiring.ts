@@ -99,9 +99,12 @@ export function wire(
   };
   const runTask = (input: RunTaskInput) => executeTask(run, input);
   const freeTypes = [...config.types.values()].filter((t) => !t.gpu);
+  const freeTypeNames = freeTypes.map((t) => t.name);
+  // Asked at every free-lane start: only types that need RAM make it look at free memory.
+  const needRam = freeTypes.some((t) => t.ramGb > 0);
   const freeLane = new FreeLane({
     queues,
-    startable: () => freeTypes.filter((t) => hasFreeRam(t.ramGb)).map((t) => t.name),
+    startable: () => (needRam ? freeTypes.filter((t) => hasFreeRam(t.ramGb)).map((t) => t.name) : freeTypeNames),
     capacity: () => freeClaims.limit,
     run: (entry) => runTask({ entry, device: undefined }),
     settled: () => hooks.checkIdle(),
