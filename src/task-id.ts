@@ -6,8 +6,9 @@
  * took three times as long.
  *
  * Not a UUID library: the `uuid` package's v7 draws its random bytes with one `getRandomValues`
- * call per id (2.7 µs against 0.14 µs). Not `randomUUID()` either: its string is built a byte at a
- * time, twice the garbage of one hex conversion of bytes drawn 4 KiB at a time, on every submit.
+ * call per id, 2.7 µs an id against 0.14 µs for Node's `randomUUID()`. Nor `randomUUID()` itself:
+ * it builds its string a byte at a time, twice the garbage of one hex conversion of bytes drawn
+ * 4 KiB at a time, on every submit.
  */
 import { randomFillSync } from 'node:crypto';
 
