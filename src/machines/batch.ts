@@ -173,8 +173,9 @@ export function createBatchMachine(deps: BatchDeps) {
       seatReturned: assign({ started: ({ context }) => context.started - 1 }),
       /** Tasks ended (or a seat came back): once nothing is in flight, give back what was grown for an override. */
       taskDone: assign(({ context, event }) => {
-        const ended = event.type === 'TASKS_DONE' ? event.ran : [];
-        const inFlight = context.inFlight - (event.type === 'TASKS_DONE' ? ended.length : 1);
+        // A returned seat frees one seat, like a task no worker answered.
+        const ended = event.type === 'TASKS_DONE' ? event.ran : [{ replied: false }];
+        const inFlight = context.inFlight - ended.length;
         let { readySince, loadMs } = context;
         for (const ran of ended) {
           // Only a task its worker answered proves the model loaded: the quantum counts from there.
