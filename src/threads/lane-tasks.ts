@@ -23,7 +23,12 @@ export function encodeTask(task: RunMessage): Uint8Array {
  * which it accepts but a task's bytes cannot carry (nor could the store keep it).
  */
 export function checkSendable(payload: unknown): void {
-  if (plainData(payload, PLAIN_WALK_LIMIT, cloneable) < 0) encode(payload);
+  if (!isPlainData(payload)) encode(payload);
+}
+
+/** True for plain data (see plainData), which structured clone always copies; false when unsure. */
+export function isPlainData(value: unknown): boolean {
+  return plainData(value, PLAIN_WALK_LIMIT, cloneable) >= 0;
 }
 
 /** Values the plain-data walk visits at most before it leaves the payload to the serializer. */

@@ -15,6 +15,8 @@ import { VramLedger } from './vram-ledger.js';
 import { connectAppCalls, type AppPortMessage } from './app-calls.js';
 import { ProgressReporter } from './progress.js';
 import { serveLane } from './lane-serve.js';
+import { isPlainData } from './lane-tasks.js';
+import { LazySignal } from './lazy-signal.js';
 
 const setup = workerData as WorkerSetup;
 const ledger = VramLedger.attach(setup.ledger);
@@ -28,7 +30,7 @@ interface Warm {
 }
 
 /** ctx.signal of every task running in this thread; the scheduler aborts one by id. */
-const signals = new Map<string, AbortController>();
+const signals = new Map<string, LazySignal>();
 const aborts = new BroadcastChannel(setup.abortChannel);
 aborts.onmessage = (event) => {
   const message = (event as { data: ControlMessage }).data;
@@ -50,8 +52,8 @@ export default function handle(message: WorkerMessage): Promise<WorkerReply> {
 
 async function run(message: RunMessage): Promise<WorkerReply> {
   // Listening before the model loads: a stop asked meanwhile (the task already taken) must still reach ctx.signal.
-  const controller = new AbortController();
-  signals.set(message.taskId, controller);
+  const stop = new LazySignal();
+  signals.set(message.taskId, stop);
   let ready: Warm;
   try {
     ready = await load(message.type, message.device);
@@ -59,14 +61,16 @@ async function run(message: RunMessage): Promise<WorkerReply> {
     signals.delete(message.taskId);
     return failure(ErrorCode.MODEL_LOAD_FAILED, `Loading the ${message.type} handler failed: ${describe(error)}`);
   }
-  const vram = new TaskLease(message, controller.signal);
+  const vram = new TaskLease(message, stop);
   let saved: { state: unknown } | undefined;
   const progress = new ProgressReporter((value, info) => void app.progress(message.taskId, value, info));
   const ctx: TaskContext = {
     taskId: message.taskId,
     type: message.type,
     device: message.device,
-    signal: controller.signal,
+    get signal() {
+      return stop.signal;
+    },
     // Made on first use: most handlers never log, and a pino child costs an allocation per task.
     get log() {
       const child = log.child({ type: message.type, taskId: message.taskId });
@@ -114,7 +118,7 @@ async function run(message: RunMessage): Promise<WorkerReply> {
 
 /** Piscina cannot post an uncloneable result back and rejects with no usable error: check here. */
 function cloneProblem(value: unknown): string | undefined {
-  if (value === null || (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'symbol')) return undefined;
+  if (isPlainData(value)) return undefined;
   try {
     structuredClone(value);
     return undefined;
@@ -165,7 +169,7 @@ class TaskLease implements TaskVram {
   private lease = -1;
   constructor(
     private readonly message: RunMessage,
-    private readonly signal: AbortSignal,
+    private readonly stop: LazySignal,
   ) {}
 
   get extraGb(): number {
@@ -176,9 +180,10 @@ class TaskLease implements TaskVram {
   async grow(gb: number, { timeoutMs = DEFAULT_GROW_TIMEOUT_MS } = {}): Promise<void> {
     if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) throw new TypeError(`ctx.vram.grow(): expected \`timeoutMs\` to be a number of ms >= 0, got ${String(timeoutMs)}`);
     const deadline = Date.now() + timeoutMs;
-    const stopped = aborted(this.signal); // one listener for the whole wait, however many releases wake it
+    const { signal } = this.stop;
+    const stopped = aborted(signal); // one listener for the whole wait, however many releases wake it
     for (;;) {
-      this.signal.throwIfAborted();
+      signal.throwIfAborted();
       const version = ledger.version; // before trying, so a release in between is not missed
       if (this.tryGrow(gb)) return;
       const left = deadline - Date.now();
