@@ -5,6 +5,7 @@
  */
 import { BroadcastChannel } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
+import { MAX_CLAIM_AHEAD } from '../../src/dispatch/claim-ahead.js';
 import { OutcomeGate } from '../support/outcome-gate.js';
 import { closeAll, fixture, start } from '../support/scheduler.js';
 
@@ -20,8 +21,8 @@ const types = {
   held: { handler: fixture('gated-outcome-handler.mjs'), gpu: false },
   quick: { handler: fixture('echo-handler.mjs'), gpu: false },
 };
-/** More than the board's ring holds for two threads (2 × (2 + 128), rounded up to 512). */
-const PAST_THE_RING = 600;
+/** More than the board's ring holds for two threads (2 × (2 + MAX_CLAIM_AHEAD), rounded up to a power of two). */
+const PAST_THE_RING = 2 ** Math.ceil(Math.log2(2 * (2 + MAX_CLAIM_AHEAD))) + 100;
 
 async function runQuickTasks(s: Awaited<ReturnType<typeof start>>): Promise<void> {
   const ids = await Promise.all(Array.from({ length: PAST_THE_RING }, (_, n) => s.submit('quick', { n })));
@@ -32,7 +33,7 @@ async function runQuickTasks(s: Awaited<ReturnType<typeof start>>): Promise<void
 describe('the free lane, once a long task\'s board slot was reused', () => {
   it('a cancel past the grace period still terminates the long task\'s thread', async () => {
     gate = new OutcomeGate();
-    const s = await start({ types, freeLaneThreads: 2, cancelGraceMs: 50, maxQueueDepth: 1000 });
+    const s = await start({ types, freeLaneThreads: 2, cancelGraceMs: 50, maxQueueDepth: 2 * PAST_THE_RING });
     const started = gate.nextStart();
     const held = await s.submit('held', { tag: 'held', ignoreAbort: true });
     await started;
@@ -43,7 +44,7 @@ describe('the free lane, once a long task\'s board slot was reused', () => {
 
   it('a crash of the long task\'s thread fails that task', async () => {
     gate = new OutcomeGate();
-    const s = await start({ types, freeLaneThreads: 2, maxQueueDepth: 1000 });
+    const s = await start({ types, freeLaneThreads: 2, maxQueueDepth: 2 * PAST_THE_RING });
     const started = gate.nextStart();
     const held = await s.submit('held', { tag: 'held' });
     await started;

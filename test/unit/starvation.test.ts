@@ -7,13 +7,14 @@ afterEach(closeAll);
 
 const echo = fixture('echo-handler.mjs');
 const SMALL = ['s1', 's2', 's3', 's4'];
-const STREAM = 1_200;
 /**
  * Queued per small type from the start. A batch claims up to MAX_CLAIM_AHEAD tasks beyond its
  * thread, and those leave the queue: 30 more stay queued, so no small batch runs dry (and goes
  * warm, evictable) while the replacements for its started tasks are still being written.
  */
 const QUEUED = MAX_CLAIM_AHEAD + 1 + 30;
+/** Small tasks in all: those queued from the start, then about 600 more streamed in as others start. */
+const STREAM = SMALL.length * QUEUED + 600;
 
 /**
  * Four 2 GB types stream without pause on a 24 GB card (each started task is replaced by a new
