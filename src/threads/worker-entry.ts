@@ -118,9 +118,8 @@ async function run(message: RunMessage): Promise<WorkerReply> {
 
 /** Piscina cannot post an uncloneable result back and rejects with no usable error: check here. */
 function cloneProblem(value: unknown): string | undefined {
-  if (isPlainData(value)) return undefined;
   try {
-    structuredClone(value);
+    if (!isPlainData(value)) structuredClone(value); // in the try: a getter that throws fails it here too
     return undefined;
   } catch (error) {
     return `the result cannot be structured-cloned (${describe(error)}): return plain data`;

@@ -11,4 +11,10 @@ describe('a result that is not plain data', () => {
     await s.drain();
     expect(s.snapshot().devices[0]!.reservedGb).toBe(0);
   });
+
+  it('says the result could not be cloned when reading it throws (a getter), not only what the getter threw', async () => {
+    const s = await start({ types: { bad: { handler: fixture('bad-result-handler.mjs'), vramGb: 1 } } });
+    const result = await s.run('bad', { kind: 'throwing getter' });
+    expect(result).toMatchObject({ status: 'failed', error: { code: 'HANDLER_ERROR', message: expect.stringMatching(/cannot be structured-cloned \(no value yet\)/) } });
+  });
 });
