@@ -71,6 +71,10 @@ async function run(message: RunMessage): Promise<WorkerReply> {
     get signal() {
       return stop.signal;
     },
+    // Writable, as a plain property would be (e.g. ctx.signal = AbortSignal.any([ctx.signal, mine])).
+    set signal(signal: AbortSignal) {
+      Object.defineProperty(this, 'signal', { value: signal, writable: true, enumerable: true, configurable: true });
+    },
     // Made on first use: most handlers never log, and a pino child costs an allocation per task.
     get log() {
       const child = log.child({ type: message.type, taskId: message.taskId });

@@ -4,7 +4,7 @@ import { closeAll, fixture, start } from '../support/scheduler.js';
 afterEach(closeAll);
 
 describe('a result that is not plain data', () => {
-  it.each(['function', 'symbol', 'cycle'])('fails the task (HANDLER_ERROR) when the result holds a %s; the batch goes on', async (kind) => {
+  it.each(['function', 'symbol', 'cycle', 'holey array with a function'])('fails the task (HANDLER_ERROR) when the result holds a %s; the batch goes on', async (kind) => {
     const s = await start({ types: { bad: { handler: fixture('bad-result-handler.mjs'), vramGb: 1 } } });
     const result = await s.run('bad', { kind });
     expect(result).toMatchObject({ status: 'failed', error: { code: 'HANDLER_ERROR' } });

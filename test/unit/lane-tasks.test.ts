@@ -82,6 +82,18 @@ const odd = fc.constantFrom(
   () => Object.assign([1, 2], { extra: () => 1 }),
   () => Object.assign([1, 2], { extra: 3 }),
   () => [1, , 3],
+  () => Object.assign([1, , 3], { extra: () => 1 }), // as many keys as elements: the hole and the extra balance
+  () => Object.assign([1, , 3], { extra: 2 }),
+  () => Object.setPrototypeOf(new Map([[1, 2]]), Object.prototype) as unknown,
+  () => Object.setPrototypeOf(new Date(0), Object.prototype) as unknown,
+  () => Object.setPrototypeOf(new WeakMap(), Object.prototype) as unknown,
+  () => Object.setPrototypeOf(new Uint8Array([1]), Array.prototype) as unknown,
+  () => ({
+    a: 1,
+    get [Symbol.toStringTag](): string {
+      throw new Error('tag'); // the serializer never reads symbol keys
+    },
+  }),
   () => new SharedArrayBuffer(8),
   () => ({
     get late(): never {

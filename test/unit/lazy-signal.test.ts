@@ -1,6 +1,9 @@
 /** ctx.signal is made on first read; a stop asked before then must look the same to the handler. */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { LazySignal } from '../../src/threads/lazy-signal.js';
+import { closeAll, fixture, start } from '../support/scheduler.js';
+
+afterEach(closeAll);
 
 describe('LazySignal', () => {
   it('makes one signal, on first read, that aborts when asked', () => {
@@ -30,5 +33,13 @@ describe('LazySignal', () => {
     stop.abort('timeout');
     stop.abort('cancelled');
     expect(signal.reason).toBe('timeout');
+  });
+});
+
+describe('ctx.signal in a handler', () => {
+  it('can be replaced, as a plain property could (TaskContext.signal is not readonly)', async () => {
+    const s = await start({ types: { widen: { handler: fixture('signal-handler.mjs'), gpu: false } } });
+    const result = await s.run('widen', {});
+    expect(result).toMatchObject({ status: 'succeeded', value: { replaced: true, aborted: true, reason: 'mine', originalAborted: false } });
   });
 });
