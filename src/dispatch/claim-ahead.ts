@@ -18,7 +18,9 @@
  * lane's no-op rate by about 13% (2 cores, 6 of 6 alternating runs faster); 512 gained nothing more.
  * What it costs: after a crash up to this many tasks claimed ahead report INTERRUPTED (or go back in
  * line, for an idempotent type) though no thread took them, and a more urgent task arriving waits
- * behind them: at most two commits' worth of work, a few milliseconds.
+ * behind them: two commits' worth of work, a few milliseconds, as far as the type's recent run
+ * times predict its next ones (each type has its own ClaimAhead). Where a type's tasks suddenly run
+ * far longer, those already claimed wait on the board, and their time limits run from the claim.
  */
 export const MAX_CLAIM_AHEAD = 256;
 

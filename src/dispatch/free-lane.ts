@@ -9,8 +9,8 @@ export interface FreeLaneOptions {
   queues: TaskQueues;
   /** The `gpu: false` types that may start now (their `ramGb` is free). */
   startable(): Iterable<string>;
-  /** Tasks in flight (claimed or running) at most: the threads, and the claims ahead that keep them fed. */
-  capacity(): number;
+  /** Tasks in flight (claimed or running) at most when the next is of `type`: the threads, and the claims ahead that keep them fed, on that type's run times. */
+  capacity(type: string): number;
   run(entry: QueueEntry): Promise<unknown>;
   /** Called after each task settles and the lane's count is updated. */
   settled(): void;
@@ -28,10 +28,10 @@ export class FreeLane {
   /** Starts queued free-lane tasks while there is room. */
   pump(): void {
     const { queues } = this.options;
-    const capacity = this.options.capacity();
-    while (!this.stopped && this.inFlight < capacity) {
+    while (!this.stopped) {
       const entry = this.next();
-      if (!entry) return;
+      // The next task in line waits for room by its own type's measure: no task of another type passes it.
+      if (!entry || this.inFlight >= this.options.capacity(entry.type)) return;
       queues.take(entry);
       this.inFlight++;
       void this.options.run(entry).then(this.settledOne, this.settledOne);

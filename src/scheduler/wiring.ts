@@ -80,9 +80,9 @@ export function wire(
     },
   });
   // One thread per GPU type, running `concurrency` tasks at once; the free lane shares its threads.
-  const freeClaims = new ClaimAhead(config.freeLaneThreads);
-  const gpuClaims = new Map([...config.types.values()].filter((t) => t.gpu).map((t) => [t.name, new ClaimAhead(t.concurrency)]));
-  const claimAhead = (type: string) => gpuClaims.get(type) ?? freeClaims;
+  // Each type claims ahead on its own run times: a quick free type must not get a slow one claimed far ahead.
+  const claims = new Map([...config.types.values()].map((t) => [t.name, new ClaimAhead(t.gpu ? t.concurrency : config.freeLaneThreads)]));
+  const claimAhead = (type: string) => claims.get(type)!;
   const run: TaskRunDeps = {
     store,
     claimAhead,
@@ -105,7 +105,7 @@ export function wire(
   const freeLane = new FreeLane({
     queues,
     startable: () => (needRam ? freeTypes.filter((t) => hasFreeRam(t.ramGb)).map((t) => t.name) : freeTypeNames),
-    capacity: () => freeClaims.limit,
+    capacity: (type) => claimAhead(type).limit,
     run: (entry) => runTask({ entry, device: undefined }),
     settled: () => hooks.checkIdle(),
   });

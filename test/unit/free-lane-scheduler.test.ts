@@ -54,6 +54,26 @@ describe('the free lane, once a long task\'s board slot was reused', () => {
   }, 10_000);
 });
 
+describe('the free lane, claiming ahead per type', () => {
+  it("does not claim a slow type's tasks ahead on a quick type's run times", async () => {
+    gate = new OutcomeGate();
+    const s = await start({ types, freeLaneThreads: 2, maxQueueDepth: 2 * PAST_THE_RING });
+    await runQuickTasks(s); // quick tasks take well under a commit: that type claims far ahead
+    const heldStarts: string[] = []; // task:started comes once the claim (the "running" mark) commits
+    s.on('task:started', (e) => void (e.type === 'held' && heldStarts.push(e.id)));
+    const bothThreadsHold = new Promise<void>((resolve) => (gate!.onStart = () => gate!.started.length === 2 && resolve()));
+    const held = await Promise.all(Array.from({ length: 20 }, (_, n) => s.submit('held', { tag: `held-${n}` })));
+    await bothThreadsHold;
+    // A type with no run time yet claims none ahead: two marked running, one per thread, 18 queued.
+    expect(heldStarts).toHaveLength(2);
+    expect(s.snapshot().queues.held).toBe(18);
+    gate.autoRelease('succeed');
+    for (const { started } of gate.started) gate.release(started);
+    const results = await Promise.all(held.map(({ id }) => s.wait(id)));
+    expect(results.every((r) => r.status === 'succeeded')).toBe(true);
+  }, 10_000);
+});
+
 describe('the free lane, for what a thread cannot be sent or has not started', () => {
   it.each([1, 3])('a cancel while the thread (of %i) still loads the model reaches the handler\'s ctx.signal', async (threads) => {
     const loads = new BroadcastChannel('vram-scheduler-test-load-gate');
