@@ -28,11 +28,13 @@ import { benchScheduler, runOne } from './bench-scheduler.mjs';
 import { mainThreadCpuUs, pidCpuUs, processCpuUs } from './cpu-time.mjs';
 import { clock } from './work.mjs';
 
-const HELP = `Usage: npm run bench -- [--tasks N] [--repeat R] [--threads T] [--window W] [--warmup K] [--cpu-ms MS] [--idle N] [--max-s S] [--only a,b]
+const HELP = `Usage: npm run bench -- [--tasks N] [--repeat R] [--repeat-noop R] [--threads T] [--window W] [--warmup K] [--cpu-ms MS] [--idle N] [--max-s S] [--only a,b]
 
   --tasks N     tasks per contender and round (default 10000)
   --repeat R    times each timed round runs, every contender in turn each time (default 3): the
                 report gives medians, and each ratio's median and range over the repetitions
+  --repeat-noop R  times the no-op round runs (default: --repeat's when given, else 7): its runs
+                are short (about a second per contender), so the machine's swings move them most
   --threads T   worker threads / concurrency (default 2)
   --window W    tasks in flight at most (default 1000)
   --warmup K    untimed tasks per contender before each timed run (default 500)
@@ -50,7 +52,8 @@ Writes bench/results/overhead.json and bench/results/overhead.md.`;
 const { values: args } = parseArgs({
   options: {
     tasks: { type: 'string', default: '10000' },
-    repeat: { type: 'string', default: '3' },
+    repeat: { type: 'string' },
+    'repeat-noop': { type: 'string' },
     threads: { type: 'string', default: '2' },
     window: { type: 'string', default: '1000' },
     warmup: { type: 'string', default: '500' },
@@ -67,7 +70,8 @@ if (args.help) {
 }
 const options = {
   tasks: int('tasks', 1),
-  repeat: int('repeat', 1),
+  repeat: int('repeat', 1, '3'),
+  repeatNoop: int('repeat-noop', 1, args.repeat ?? '7'),
   threads: int('threads', 1),
   window: int('window', 1),
   warmup: int('warmup', 0),
@@ -157,13 +161,13 @@ const CONTENDERS = Object.fromEntries(
   }).filter(([name, make]) => make && wanted(name)),
 );
 
-console.log(`${options.tasks} tasks × ${options.repeat}, ${options.threads} threads, window ${options.window}, warm-up ${options.warmup}, cap ${options.maxSeconds} s per run; node ${process.version}, ${os.availableParallelism()} CPUs, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
+console.log(`${options.tasks} tasks × ${options.repeatNoop} (no-op) and × ${options.repeat}, ${options.threads} threads, window ${options.window}, warm-up ${options.warmup}, cap ${options.maxSeconds} s per run; node ${process.version}, ${os.availableParallelism()} CPUs, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
 const rounds = [];
 try {
   for (const cpuMs of options.cpuMs > 0 ? [0, options.cpuMs] : [0]) {
     // Every contender in turn, R times: a ratio compares contenders of the same repetition.
     const repetitions = [];
-    for (let r = 0; r < options.repeat; r++) {
+    for (let r = 0; r < (cpuMs === 0 ? options.repeatNoop : options.repeat); r++) {
       repetitions.push(
         await eachContender(async (contender) => {
           if (options.warmup > 0) await windowed(contender, options.warmup, cpuMs, options.window, false);
@@ -459,7 +463,7 @@ function markdown(report) {
     '',
     `Measured ${report.date.slice(0, 10)} on ${report.platform}, ${report.cpus.count} × ${report.cpus.model ?? 'CPU'}, node ${report.node}` +
       `${report.redis ? `, ${report.redis.split(' ').slice(0, 3).join(' ')}` : ''}; load average at start ${report.loadAverageAtStart.join(' ')}; commit ${report.commit ?? '?'}.`,
-    `${report.options.threads} threads, ${report.options.tasks} tasks per contender and round (cap ${report.options.maxSeconds} s), in-flight window ${report.options.window}; each timed round ${report.options.repeat} times, every contender in turn.`,
+    `${report.options.threads} threads, ${report.options.tasks} tasks per contender and round (cap ${report.options.maxSeconds} s), in-flight window ${report.options.window}; the no-op round ${report.options.repeatNoop} times and the others ${report.options.repeat} times, every contender in turn each time.`,
     'All contenders ran side by side in this one run: compare the ratios, not the absolute rates. Timed rounds show medians over the repetitions (the contenders in a rotated order each time); a ratio is taken within each repetition, then its median (and range) is shown, so it need not equal the ratio of the median rates. The idle round runs once.',
     '',
   ];
@@ -487,8 +491,8 @@ function round3(x) {
   return Math.round(x * 1000) / 1000;
 }
 
-function int(name, min) {
-  const value = Number(args[name]);
+function int(name, min, fallback) {
+  const value = Number(args[name] ?? fallback);
   if (!Number.isSafeInteger(value) || value < min) fail(`--${name} must be an integer >= ${min}, got ${args[name]}`);
   return value;
 }
