@@ -11,17 +11,20 @@
 //   sched-gpu     one GPU type with concurrency T on one simulated device (its one thread runs T
 //                 tasks at once: with CPU-bound work it uses one core where the others use T)
 // Then, idle: one task at a time (window 1), for the submit → start latency of a lone task.
+// Every run of a contender is a fresh Node process (this script, with --child), so none inherits
+// another's heap, threads or timers.
 //
 // Latency is submit → start: from the call (pool.run / add / submit) until the task's code began in
 // its worker thread (it returns performance.timeOrigin + performance.now(), a clock the main thread
 // shares). With a window W, the p50 is dominated by the W - 1 tasks ahead in line (≈ W / rate).
 // Writes bench/results/overhead.json and bench/results/overhead.md.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
 import PQueue from 'p-queue';
 import { Piscina } from 'piscina';
 import { benchScheduler, runOne } from './bench-scheduler.mjs';
@@ -37,7 +40,9 @@ const HELP = `Usage: npm run bench -- [--tasks N] [--repeat R] [--repeat-noop R]
                 are short (about a second per contender), so the machine's swings move them most
   --threads T   worker threads / concurrency (default 2)
   --window W    tasks in flight at most (default 1000)
-  --warmup K    untimed tasks per contender before each timed run (default 500)
+  --warmup K    untimed tasks per contender before each timed run, in the same fresh process
+                (default 3000: with 500 this scheduler's no-op CPU per task was still ~40% above
+                its steady state, its code not yet optimized by V8)
   --cpu-ms MS   each task of the second round spins the CPU for MS ms of wall-clock time
                 (default 1; 0 skips the round)
   --idle N      lone tasks per contender for the idle latency (default 200; 0 skips)
@@ -56,12 +61,17 @@ const { values: args } = parseArgs({
     'repeat-noop': { type: 'string' },
     threads: { type: 'string', default: '2' },
     window: { type: 'string', default: '1000' },
-    warmup: { type: 'string', default: '500' },
+    warmup: { type: 'string', default: '3000' },
     'cpu-ms': { type: 'string', default: '1' },
     idle: { type: 'string', default: '200' },
     'max-s': { type: 'string', default: '15' },
     only: { type: 'string' },
     help: { type: 'boolean' },
+    // Internal: measure one contender in this process (see inFreshProcess).
+    child: { type: 'string' },
+    measure: { type: 'string' },
+    'redis-port': { type: 'string' },
+    'redis-pid': { type: 'string' },
   },
 });
 if (args.help) {
@@ -147,19 +157,34 @@ async function scheduler(lane) {
 
 // ---- measure -------------------------------------------------------------------------------------------
 
+const MAKERS = {
+  'raw-piscina': rawPiscina,
+  'p-queue': pQueue,
+  bullmq: (redis) => bullmq(redis),
+  'sched-free': () => scheduler('free'),
+  'sched-gpu': () => scheduler('gpu'),
+};
+/** Marks the line of a child's stdout that carries its figures. */
+const RESULT = 'overhead-result ';
+
+if (args.child !== undefined) {
+  const redis = args['redis-port'] ? { port: Number(args['redis-port']), cpuUs: () => pidCpuUs(Number(args['redis-pid'])) } : undefined;
+  const contender = await MAKERS[args.child](redis);
+  let figures;
+  try {
+    figures = args.measure === 'idle' ? await idleRun(contender) : await timedRun(contender, options.cpuMs);
+  } finally {
+    await contender.close();
+  }
+  console.log(RESULT + JSON.stringify(figures));
+  process.exit(0); // BullMQ's sandbox threads and ioredis sockets may linger past close()
+}
+
 const only = args.only?.split(',').map((name) => name.trim());
 const wanted = (name) => name === 'raw-piscina' || !only || only.includes(name);
 const notes = [];
 const redis = wanted('bullmq') ? await startRedis().catch((error) => (notes.push(`bullmq left out: ${error.message}`), undefined)) : undefined;
-const CONTENDERS = Object.fromEntries(
-  Object.entries({
-    'raw-piscina': rawPiscina,
-    'p-queue': pQueue,
-    bullmq: redis && (() => bullmq(redis)),
-    'sched-free': () => scheduler('free'),
-    'sched-gpu': () => scheduler('gpu'),
-  }).filter(([name, make]) => make && wanted(name)),
-);
+const CONTENDERS = Object.keys(MAKERS).filter((name) => (name !== 'bullmq' || redis) && wanted(name));
 
 console.log(`${options.tasks} tasks × ${options.repeatNoop} (no-op) and × ${options.repeat}, ${options.threads} threads, window ${options.window}, warm-up ${options.warmup}, cap ${options.maxSeconds} s per run; node ${process.version}, ${os.availableParallelism()} CPUs, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
 const rounds = [];
@@ -168,17 +193,7 @@ try {
     // Every contender in turn, R times: a ratio compares contenders of the same repetition.
     const repetitions = [];
     for (let r = 0; r < (cpuMs === 0 ? options.repeatNoop : options.repeat); r++) {
-      repetitions.push(
-        await eachContender(async (contender) => {
-          if (options.warmup > 0) await windowed(contender, options.warmup, cpuMs, options.window, false);
-          const cpu = cpuMeter(contender);
-          const { done, started, capped, wallMs, latencies, settled } = await windowed(contender, options.tasks, cpuMs, options.window, true);
-          // A capped run stops with tasks in flight, part of their work done: count them whole, once they have settled.
-          if (capped) await settled;
-          const cpuUsPerTask = cpu.perTask(capped ? started() : done);
-          return { tasksPerSec: Math.round(done / (wallMs / 1000)), tasks: done, capped, wallMs: Math.round(wallMs), latencyMs: percentiles(latencies), cpuUsPerTask };
-        }, r),
-      );
+      repetitions.push(await eachContender('timed', cpuMs, r));
     }
     const round = {
       kind: cpuMs === 0 ? 'no-op' : `${cpuMs} ms CPU`,
@@ -192,11 +207,7 @@ try {
     printRound(round);
   }
   if (options.idleTasks > 0) {
-    const figures = await eachContender(async (contender) => {
-      await windowed(contender, Math.min(50, options.idleTasks), 0, 1, false);
-      const { latencies } = await windowed(contender, options.idleTasks, 0, 1, true);
-      return { tasks: latencies.length, latencyMs: percentiles(latencies) };
-    });
+    const figures = await eachContender('idle', 0);
     const round = { kind: 'idle (one task at a time)', cpuMsPerTask: 0, window: 1, figures };
     rounds.push(round);
     printRound(round);
@@ -217,11 +228,12 @@ const report = {
   notes: [
     'tasksPerSec: timed tasks finished / wall time of the timed run (after warm-up); capped: the run hit --max-s first (wallMs = the cap; tasks = those finished by then)',
     'latencyMs: submit call → task code started in its worker thread (shared clock); p50 under a window of W is mostly the wait behind W - 1 tasks',
+    'each run of each contender (warm-up, then the timed run) is a fresh Node process: none inherits another contender\'s heap, threads or timers',
     'ratios: tasks/s of each contender ÷ raw-piscina, and ÷ bullmq, taken within each repetition; the median over the repetitions (ratioRanges: the lowest and highest); figures: per contender, medians over the repetitions (repetitions: every run)',
     'sched-* write every task to LMDB (submit resolves once committed and flushed; the task is marked running durably before its handler starts; its outcome is committed before wait() resolves)',
     'bullmq runs on redis-server in memory only (no RDB snapshots, no AOF): nothing of it is durable, unlike sched-*',
     'sched-gpu runs its tasks in ONE thread (concurrency T): with CPU-bound work it uses one core, the others use T',
-    `cpuUsPerTask: CPU time during the timed run ÷ tasks finished, µs (a capped run: until the tasks in flight at the cap have settled too, ÷ every task started); "-" where it could not be read: "all" = every thread of this process (main, workers, LMDB and libuv threads, GC) plus redis-server's for bullmq; "main" = the main thread alone (Linux only, 10 ms ticks). With ${os.availableParallelism()} CPUs, a rate of R tasks/s leaves ${os.availableParallelism()}e6 / R µs of CPU per task: what a contender uses beyond its tasks' own work is what slows it`,
+    `cpuUsPerTask: CPU time during the timed run ÷ tasks finished, µs (a capped run: until the tasks in flight at the cap have settled too, ÷ every task started); "-" where it could not be read: "all" = every thread of the contender's process (main, workers, LMDB and libuv threads, GC) plus redis-server's for bullmq; "main" = the main thread alone (Linux only, 10 ms ticks). With ${os.availableParallelism()} CPUs, a rate of R tasks/s leaves ${os.availableParallelism()}e6 / R µs of CPU per task: what a contender uses beyond its tasks' own work is what slows it`,
     ...notes,
   ],
   rounds,
@@ -235,22 +247,45 @@ process.exit(0); // BullMQ's sandbox threads and ioredis sockets may linger past
 // ---- helpers -------------------------------------------------------------------------------------------
 
 /**
- * Measures each contender in turn on a fresh instance, closed after; returns the figures by name.
- * `shift` rotates the order, so over the repetitions no contender always runs first or last.
+ * Measures each contender in turn, each in a fresh Node process (no heap, threads or timers left
+ * over from another: one run here showed this scheduler's CPU per task about a quarter higher right
+ * after BullMQ had run in the same process); returns the figures by name. `shift` rotates the order,
+ * so over the repetitions no contender always runs first or last.
  */
-async function eachContender(measure, shift = 0) {
+async function eachContender(what, cpuMs, shift = 0) {
   const figures = {};
-  const entries = Object.entries(CONTENDERS);
-  const order = [...entries.slice(shift % entries.length), ...entries.slice(0, shift % entries.length)];
-  for (const [name, make] of order) {
-    const contender = await make();
-    try {
-      figures[name] = await measure(contender);
-    } finally {
-      await contender.close();
-    }
-  }
+  const order = [...CONTENDERS.slice(shift % CONTENDERS.length), ...CONTENDERS.slice(0, shift % CONTENDERS.length)];
+  for (const name of order) figures[name] = await inFreshProcess(name, what, cpuMs);
   return figures;
+}
+
+/** Runs this script as a child that measures one contender (`what`: 'timed' or 'idle') and prints its figures. */
+async function inFreshProcess(name, what, cpuMs) {
+  const passOn = ['tasks', 'threads', 'window', 'warmup', 'idle', 'max-s'].flatMap((option) => (args[option] === undefined ? [] : [`--${option}`, args[option]]));
+  const childArgs = [fileURLToPath(import.meta.url), '--child', name, '--measure', what, '--cpu-ms', String(cpuMs), ...passOn];
+  if (redis) childArgs.push('--redis-port', String(redis.port), '--redis-pid', String(redis.pid));
+  const { stdout } = await promisify(execFile)(process.execPath, childArgs, { maxBuffer: 64 * 1024 * 1024 });
+  const line = stdout.split('\n').find((l) => l.startsWith(RESULT));
+  if (line === undefined) throw new Error(`the ${name} run printed no figures:\n${stdout}`);
+  return JSON.parse(line.slice(RESULT.length));
+}
+
+/** One timed run after a warm-up: rate, latencies and CPU per task. */
+async function timedRun(contender, cpuMs) {
+  if (options.warmup > 0) await windowed(contender, options.warmup, cpuMs, options.window, false);
+  const cpu = cpuMeter(contender);
+  const { done, started, capped, wallMs, latencies, settled } = await windowed(contender, options.tasks, cpuMs, options.window, true);
+  // A capped run stops with tasks in flight, part of their work done: count them whole, once they have settled.
+  if (capped) await settled;
+  const cpuUsPerTask = cpu.perTask(capped ? started() : done);
+  return { tasksPerSec: Math.round(done / (wallMs / 1000)), tasks: done, capped, wallMs: Math.round(wallMs), latencyMs: percentiles(latencies), cpuUsPerTask };
+}
+
+/** Lone tasks, one at a time: the submit → start latency when nothing waits. */
+async function idleRun(contender) {
+  await windowed(contender, Math.min(50, options.idleTasks), 0, 1, false);
+  const { latencies } = await windowed(contender, options.idleTasks, 0, 1, true);
+  return { tasks: latencies.length, latencyMs: percentiles(latencies) };
 }
 
 /** Starts counting CPU time (this process's, the main thread's, and a contender's other process's); `perTask(n)` reads it per task, µs. */
@@ -339,7 +374,7 @@ async function startRedis() {
     await exited;
     clearTimeout(timer);
   };
-  return { port, version, stop, cpuUs: () => pidCpuUs(child.pid) };
+  return { port, pid: child.pid, version, stop, cpuUs: () => pidCpuUs(child.pid) };
 }
 
 function which(command) {
