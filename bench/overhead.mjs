@@ -176,8 +176,9 @@ if (args.child !== undefined) {
   } finally {
     await contender.close();
   }
-  console.log(RESULT + JSON.stringify(figures));
-  process.exit(0); // BullMQ's sandbox threads and ioredis sockets may linger past close()
+  // Exits once the line is written (a pipe may be asynchronous): BullMQ's sandbox threads and ioredis sockets may linger past close().
+  process.stdout.write(`${RESULT}${JSON.stringify(figures)}\n`, () => process.exit(0));
+  await new Promise(() => {}); // nothing else runs in a child
 }
 
 const only = args.only?.split(',').map((name) => name.trim());
