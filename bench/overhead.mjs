@@ -160,7 +160,7 @@ async function scheduler(lane) {
 const MAKERS = {
   'raw-piscina': rawPiscina,
   'p-queue': pQueue,
-  bullmq: (redis) => bullmq(redis),
+  bullmq,
   'sched-free': () => scheduler('free'),
   'sched-gpu': () => scheduler('gpu'),
 };

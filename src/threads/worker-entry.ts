@@ -15,7 +15,7 @@ import { VramLedger } from './vram-ledger.js';
 import { connectAppCalls, type AppPortMessage } from './app-calls.js';
 import { ProgressReporter } from './progress.js';
 import { serveLane } from './lane-serve.js';
-import { isPlainData } from './lane-tasks.js';
+import { isPlainData } from './plain-data.js';
 import { LazySignal } from './lazy-signal.js';
 
 const setup = workerData as WorkerSetup;
