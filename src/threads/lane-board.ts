@@ -8,8 +8,10 @@
  *
  * Layout (Int32, Atomics only): [0] the index of the next task to take; [1 + lane] the threadId
  * serving each lane; [1 + lanes + lane] the index each lane's thread holds (-1: none), known
- * even once its slot is reused while a long task runs; then a ring of slots, one per index modulo
- * the ring's size. A slot holds the low bits of its index beside a code (ready, withdrawn, taken
+ * even once its slot is reused while a long task runs; per lane, a count and up to MAX_UNPOSTED
+ * indices of tasks it finished whose replies its thread has not posted yet (see lane-serve.ts:
+ * replies of quick tasks go together, and if the thread dies first those tasks must fail, not
+ * wait forever); then a ring of slots, one per index modulo the ring's size. A slot holds the low bits of its index beside a code (ready, withdrawn, taken
  * by lane n), so a thread that read an old index can never take the slot once it has been reused
  * for a newer one. Indices count modulo 2^30, so a scheduler that runs for years never overflows
  * the Int32.
@@ -35,6 +37,9 @@ export const isBefore = (index: number, next: number): boolean => index !== next
 /** Lanes a board can name in a slot's code. */
 export const MAX_LANES = CODE_MASK - TAKEN + 1;
 
+/** Finished tasks a lane may keep with their replies not yet posted: its thread posts them before it finishes more. */
+export const MAX_UNPOSTED = 64;
+
 export class LaneBoard {
   private readonly cells: Int32Array;
   private readonly ringStart: number;
@@ -42,7 +47,7 @@ export class LaneBoard {
 
   private constructor(readonly buffer: SharedArrayBuffer, readonly lanes: number) {
     this.cells = new Int32Array(buffer);
-    this.ringStart = 1 + 2 * lanes;
+    this.ringStart = 1 + 2 * lanes + lanes * (1 + MAX_UNPOSTED);
     this.ringSize = this.cells.length - this.ringStart;
   }
 
@@ -51,7 +56,7 @@ export class LaneBoard {
     if (!Number.isInteger(lanes) || lanes < 1 || lanes > MAX_LANES) throw new RangeError(`a lane board serves 1 to ${MAX_LANES} threads, not ${lanes}`);
     // A power of two divides the index space, so consecutive indices never share a slot across the wrap.
     if (!Number.isInteger(ringSize) || ringSize < 1 || ringSize > TAG_MASK || (ringSize & (ringSize - 1)) !== 0) throw new RangeError(`ring size ${ringSize}: expected a power of two below ${TAG_MASK}`);
-    const board = new LaneBoard(new SharedArrayBuffer((1 + 2 * lanes + ringSize) * 4), lanes);
+    const board = new LaneBoard(new SharedArrayBuffer((1 + 2 * lanes + lanes * (1 + MAX_UNPOSTED) + ringSize) * 4), lanes);
     board.cells[NEXT] = first & INDEX_MASK;
     board.cells.fill(NONE, 1 + lanes, 1 + 2 * lanes);
     return board;
@@ -104,9 +109,29 @@ export class LaneBoard {
     return cell === ready;
   }
 
-  /** Worker thread: the task `lane` took is done (its reply posted). */
-  finished(lane: number): void {
+  /**
+   * Worker thread: the task at `index` that `lane` took is done, and its reply waits to be posted
+   * (until `posted`). Recorded before the lane lets go of it, so a thread terminated in between
+   * leaves it in one list or the other.
+   */
+  finished(lane: number, index: number): void {
+    const count = Atomics.load(this.cells, this.unpostedStart(lane));
+    if (count === MAX_UNPOSTED) throw new RangeError(`lane ${lane} already has ${MAX_UNPOSTED} replies waiting: post them first`);
+    Atomics.store(this.cells, this.unpostedStart(lane) + 1 + count, index);
+    Atomics.store(this.cells, this.unpostedStart(lane), count + 1);
     Atomics.store(this.cells, this.held(lane), NONE);
+  }
+
+  /** Worker thread: the replies of the tasks `lane` finished are posted. */
+  posted(lane: number): void {
+    Atomics.store(this.cells, this.unpostedStart(lane), 0);
+  }
+
+  /** The indices of tasks `lane` finished whose replies were not posted: read once its thread has died, they failed with it. */
+  unposted(lane: number): number[] {
+    const start = this.unpostedStart(lane);
+    const count = Atomics.load(this.cells, start);
+    return Array.from({ length: count }, (_, k) => Atomics.load(this.cells, start + 1 + k));
   }
 
   /**
@@ -136,6 +161,7 @@ export class LaneBoard {
   /** Worker thread: this thread now serves `lane`. */
   serve(lane: number, threadId: number): void {
     Atomics.store(this.cells, this.held(lane), NONE);
+    Atomics.store(this.cells, this.unpostedStart(lane), 0);
     Atomics.store(this.cells, 1 + lane, threadId);
   }
 
@@ -146,6 +172,10 @@ export class LaneBoard {
 
   private held(lane: number): number {
     return 1 + this.lanes + lane;
+  }
+
+  private unpostedStart(lane: number): number {
+    return 1 + 2 * this.lanes + lane * (1 + MAX_UNPOSTED);
   }
 
   private slot(index: number): number {

@@ -3,11 +3,21 @@
  * whenever one of its seats is free, takes the next one in board order for itself (see LaneBoard).
  * A free-lane thread has one seat; a GPU type's thread one per task it runs at once. Runs in the
  * worker thread, for as long as the thread lives.
+ *
+ * Replies of quick tasks wait for the end of the thread's turn and go in one post: a post costs
+ * the main thread about as much as a no-op task's own work there. A reply waits only behind tasks
+ * that were quick the last time their type ran in this thread, at most MAX_HOLD_MS and
+ * MAX_UNPOSTED of them; any other reply, and those waiting, goes at once.
  */
 import { BroadcastChannel, parentPort, threadId } from 'node:worker_threads';
-import { following, isBefore, LaneBoard } from './lane-board.js';
+import { following, isBefore, LaneBoard, MAX_UNPOSTED } from './lane-board.js';
 import { unpackTask } from './lane-tasks.js';
-import type { LaneReport, LaneTasks, RunMessage, ServeMessage, WorkerReply } from './protocol.js';
+import type { LaneReply, LaneReport, LaneTasks, RunMessage, ServeMessage, WorkerReply } from './protocol.js';
+
+/** A task that ran shorter than this (ms) is quick: its reply may wait for the end of the turn. */
+const QUICK_MS = 0.1;
+/** Longest a reply waits to be posted with others (ms). */
+const MAX_HOLD_MS = 1;
 
 export function serveLane({ firstSeat, seats, lanes, board: buffer, channel: name }: ServeMessage, run: (task: RunMessage) => Promise<WorkerReply>): Promise<never> {
   const board = LaneBoard.attach(buffer, lanes);
@@ -19,6 +29,30 @@ export function serveLane({ firstSeat, seats, lanes, board: buffer, channel: nam
   }
   /** Tasks posted and not yet seen taken, by board index, in index order: their post, and their place in it. */
   const posted = new Map<number, { post: LaneTasks; k: number }>();
+  /** Per type, how long its last task ran in this thread (ms): whether the next one is likely quick. */
+  const lastRunMs = new Map<string, number>();
+  let unposted: LaneReply[] = [];
+  let oldestUnpostedAt = 0;
+  let postAtTurnEnd = false;
+
+  const postReplies = (): void => {
+    if (unposted.length === 0) return;
+    report({ vramSchedulerLane: 'replies', replies: unposted });
+    unposted = [];
+    for (let seat = firstSeat; seat < firstSeat + seats; seat++) board.posted(seat);
+  };
+  const replied = (reply: LaneReply, endedAt: number): void => {
+    if (unposted.length === 0) oldestUnpostedAt = endedAt;
+    unposted.push(reply);
+    if (reply.reply.runMs! >= QUICK_MS || unposted.length === MAX_UNPOSTED || endedAt - oldestUnpostedAt >= MAX_HOLD_MS) postReplies();
+    else if (!postAtTurnEnd) {
+      postAtTurnEnd = true;
+      setImmediate(() => {
+        postAtTurnEnd = false;
+        postReplies();
+      });
+    }
+  };
 
   /** Forgets the tasks other threads have passed: a thread busy with a long task keeps only those still ahead. */
   const forgetPassed = (next: number): void => {
@@ -42,12 +76,16 @@ export function serveLane({ firstSeat, seats, lanes, board: buffer, channel: nam
       if (!board.take(next, seat)) continue; // withdrawn, or another thread was first
       free.pop();
       const task = unpackTask(where.post, where.k);
+      // A task that may run long (and block this thread) starts only once the replies waiting are posted.
+      if (!((lastRunMs.get(task.type) ?? QUICK_MS) < QUICK_MS)) postReplies();
       const startedAt = performance.now();
       void run(task).then((reply) => {
-        reply.runMs = performance.now() - startedAt;
-        report({ vramSchedulerLane: 'reply', index: next, reply });
-        // Only once the reply is on its way: a thread terminated in between still has its task failed.
-        board.finished(seat);
+        const endedAt = performance.now();
+        reply.runMs = endedAt - startedAt;
+        lastRunMs.set(task.type, reply.runMs);
+        // Kept on the board until posted: if this thread dies first, the task fails with it.
+        board.finished(seat, next);
+        replied({ index: next, reply }, endedAt);
         free.push(seat);
         takeNext();
       });

@@ -92,11 +92,13 @@ export class LaneThreads {
       this.postAgain();
       return;
     }
-    const handed = this.published.get(message.index);
-    if (handed === undefined) return; // failed already: its thread was reported dead first
-    this.published.delete(message.index);
-    handed.done = true;
-    handed.answer(message.reply);
+    for (const { index, reply } of message.replies) {
+      const handed = this.published.get(index);
+      if (handed === undefined) continue; // failed already: its thread was reported dead first
+      this.published.delete(index);
+      handed.done = true;
+      handed.answer(reply);
+    }
     if (this.unpublished.length > 0) this.publishSoon();
   }
 
@@ -133,17 +135,18 @@ export class LaneThreads {
     });
   }
 
-  /** Fails the tasks the dead thread had taken, in any of its seats; true when there were any. */
+  /** Fails the tasks the dead thread had taken, in any of its seats, running or with their replies not posted; true when there were any. */
   private failTaken(thread: number, error: unknown): boolean {
     let failed = false;
     const { perThread } = this.options;
     for (let seat = thread * perThread; seat < (thread + 1) * perThread; seat++) {
-      const index = this.board.heldBy(seat);
-      const handed = index === -1 ? undefined : this.published.get(index);
-      if (handed === undefined) continue;
-      this.published.delete(index);
-      this.settle(handed, error);
-      failed = true;
+      for (const index of [this.board.heldBy(seat), ...this.board.unposted(seat)]) {
+        const handed = index === -1 ? undefined : this.published.get(index);
+        if (handed === undefined) continue;
+        this.published.delete(index);
+        this.settle(handed, error);
+        failed = true;
+      }
     }
     return failed;
   }

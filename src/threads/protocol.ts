@@ -60,8 +60,13 @@ export interface LaneTasks {
   ends: number[];
 }
 
-/** A pool's thread → main (through Piscina's 'message'): it listens now (`ready`), or the reply of the task at board `index`. */
-export type LaneReport = { vramSchedulerLane: 'ready' } | { vramSchedulerLane: 'reply'; index: number; reply: WorkerReply };
+/** A pool's thread → main (through Piscina's 'message'): it listens now (`ready`), or the replies of tasks it finished, each with its board index. */
+export type LaneReport = { vramSchedulerLane: 'ready' } | { vramSchedulerLane: 'replies'; replies: LaneReply[] };
+
+export interface LaneReply {
+  index: number;
+  reply: WorkerReply;
+}
 
 export function isLaneReport(message: unknown): message is LaneReport {
   return typeof message === 'object' && message !== null && 'vramSchedulerLane' in message;

@@ -3,12 +3,13 @@
  * withdraws, simulated lane threads take, skip and retry with stale indices. After every command
  * the board must agree with a plain list of slots: promise 3 (threads take tasks in publishing
  * order, withdrawn ones skipped) and promise 4 (no task is taken twice, none withdrawn after a
- * thread took it). Small rings make slots be reused often; some runs start just before the
- * indices wrap.
+ * thread took it). A lane's finished tasks whose replies are not posted are known exactly, so a
+ * thread that dies holding replies fails those tasks (promise 4: none waits forever). Small rings
+ * make slots be reused often; some runs start just before the indices wrap.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { following, isBefore, LaneBoard } from '../../src/threads/lane-board.js';
+import { following, isBefore, LaneBoard, MAX_UNPOSTED } from '../../src/threads/lane-board.js';
 import { runs } from '../support/fast-check-setup.js';
 
 type Status = { kind: 'ready' } | { kind: 'withdrawn' } | { kind: 'taken'; lane: number };
@@ -23,6 +24,8 @@ interface Model {
   next: number;
   /** Per lane, the index its thread took and has not finished (a thread runs one task at a time). */
   held: (number | undefined)[];
+  /** Per lane, the indices it finished whose replies are not posted yet. */
+  unposted: number[][];
 }
 type Cmd = fc.Command<Model, LaneBoard>;
 
@@ -44,6 +47,8 @@ function checkAgreement(m: Model, board: LaneBoard): void {
   }
   // What a lane's thread holds is known even once its slot was reused (a long task).
   for (let lane = 0; lane < m.lanes; lane++) expect(board.heldBy(lane)).toBe(m.held[lane] ?? -1);
+  // What a lane finished and has not posted is known exactly, however far other lanes went.
+  for (let lane = 0; lane < m.lanes; lane++) expect(board.unposted(lane)).toEqual(m.unposted[lane] ?? []);
 }
 
 class Publish implements Cmd {
@@ -117,17 +122,36 @@ class StaleTake implements Cmd {
   toString = () => `staleTake(lane ${this.lane}, back ${this.back})`;
 }
 
-/** A lane's thread finished its task: it holds none. */
+/** A lane's thread finished its task: it holds none, and the task waits for its reply to be posted. */
 class Finish implements Cmd {
   constructor(readonly lane: number) {}
   check = (m: Readonly<Model>) => m.held[this.lane % m.lanes] !== undefined;
   run(m: Model, board: LaneBoard): void {
     const lane = this.lane % m.lanes;
-    board.finished(lane);
+    const unposted = (m.unposted[lane] ??= []);
+    if (unposted.length === MAX_UNPOSTED) {
+      expect(() => board.finished(lane, m.held[lane]!)).toThrow(RangeError);
+      return;
+    }
+    board.finished(lane, m.held[lane]!);
+    unposted.push(m.held[lane]!);
     m.held[lane] = undefined;
     checkAgreement(m, board);
   }
   toString = () => `finish(lane ${this.lane})`;
+}
+
+/** A lane's thread posted the replies waiting. */
+class PostReplies implements Cmd {
+  constructor(readonly lane: number) {}
+  check = () => true;
+  run(m: Model, board: LaneBoard): void {
+    const lane = this.lane % m.lanes;
+    board.posted(lane);
+    m.unposted[lane] = [];
+    checkAgreement(m, board);
+  }
+  toString = () => `postReplies(lane ${this.lane})`;
 }
 
 /** A thread started after the task at `next` was posted: it can pass it only if it was withdrawn (a taken one is passed already). */
@@ -152,13 +176,14 @@ const commands = [
   fc.tuple(fc.nat(3), fc.nat()).map(([lane, back]) => new StaleTake(lane, back)),
   fc.constant(new SkipUnseen()),
   fc.nat(3).map((lane) => new Finish(lane)),
+  fc.nat(3).map((lane) => new PostReplies(lane)),
 ];
 
 describe('LaneBoard (model-based)', () => {
   it('threads take published tasks once each, in publishing order, and never a withdrawn one', () => {
     fc.assert(
       fc.property(fc.constantFrom(1, 2, 4, 8), fc.constantFrom(0, WRAP - 3), fc.integer({ min: 1, max: 4 }), fc.commands(commands, { size: 'large' }), (ringSize, first, lanes, cmds) => {
-        const model: Model = { ringSize, lanes, first, slots: [], next: 0, held: [] };
+        const model: Model = { ringSize, lanes, first, slots: [], next: 0, held: [], unposted: [] };
         fc.modelRun(() => ({ model, real: LaneBoard.create(lanes, ringSize, first) }), cmds);
       }),
       { numRuns: runs(150) },
@@ -175,6 +200,24 @@ describe('LaneBoard (model-based)', () => {
     expect(board.next).toBe(1);
     expect(board.take(1, 0)).toBe(true);
     expect(board.skipPassed(board.next)).toBe(false); // index 2 is not published: nothing to pass
+  });
+
+  it(`keeps at most ${MAX_UNPOSTED} finished tasks per lane waiting for their replies to be posted`, () => {
+    const board = LaneBoard.create(2, 128);
+    for (let index = 0; index < MAX_UNPOSTED; index++) {
+      board.publish(index);
+      expect(board.take(index, 1)).toBe(true);
+      board.finished(1, index);
+    }
+    board.publish(MAX_UNPOSTED);
+    expect(board.take(MAX_UNPOSTED, 1)).toBe(true);
+    expect(() => board.finished(1, MAX_UNPOSTED)).toThrow(/post them first/);
+    expect(board.heldBy(1)).toBe(MAX_UNPOSTED); // nothing half-done: the lane still holds it
+    expect(board.unposted(1)).toHaveLength(MAX_UNPOSTED);
+    expect(board.unposted(0)).toEqual([]);
+    board.posted(1);
+    board.finished(1, MAX_UNPOSTED);
+    expect(board.unposted(1)).toEqual([MAX_UNPOSTED]);
   });
 
   it('counts indices modulo 2^30: after the last index comes 0, and 0 is after it', () => {

@@ -98,6 +98,17 @@ describe('the free lane\'s board', () => {
     expect(await Promise.all(behind)).toMatchObject([{ ok: true, value: 'ok' }, { ok: true, value: 'ok' }]);
   });
 
+  it('a thread that dies before posting the replies it holds fails those tasks too, not leaves them waiting', async () => {
+    const { run } = lane(1, 'worker-exits.mjs');
+    expect(await run({})).toMatchObject({ ok: true }); // the type has run quickly in this thread
+    // One post: the thread finishes the first, holds its reply for the end of its turn, and exits in the second.
+    const finished = run({});
+    const crashing = run({ crash: true });
+    await expect(crashing).rejects.toThrow();
+    await expect(finished).rejects.toThrow();
+    expect(await run({})).toMatchObject({ ok: true, value: 'ok' });
+  });
+
   it('an idle thread takes the next task while another thread runs a long one', async () => {
     gate = new Gate();
     const { run } = lane(2, 'gated-handler.mjs');
@@ -215,10 +226,10 @@ describe('the free lane\'s threads (a stand-in pool)', () => {
     await vi.waitFor(() => expect(serves).toHaveLength(3)); // lane 1 started again
     serves[2]!.fail(new Error('the fresh thread could not start'));
     await new Promise((resolve) => setImmediate(resolve));
-    threads.report({ vramSchedulerLane: 'reply', index: 0, reply: { ok: true, value: 'first' } });
+    threads.report({ vramSchedulerLane: 'replies', replies: [{ index: 0, reply: { ok: true, value: 'first' } }] });
     expect(await running).toEqual({ ok: true, value: 'first' });
     expect(board.take(1, 0)).toBe(true); // lane 0's thread is still there for the task that waited
-    threads.report({ vramSchedulerLane: 'reply', index: 1, reply: { ok: true, value: 'second' } });
+    threads.report({ vramSchedulerLane: 'replies', replies: [{ index: 1, reply: { ok: true, value: 'second' } }] });
     expect(await waiting).toEqual({ ok: true, value: 'second' });
     threads.close();
   });
