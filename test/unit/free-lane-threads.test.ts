@@ -27,14 +27,14 @@ afterEach(async () => {
   gate = undefined;
 });
 
-function lane(threads: number, handler: string) {
-  const type: ResolvedType = {
-    name: 'chores', handlerUrl: pathToFileURL(fixture(handler)).href, gpu: false, vramMiB: 0, budgetSource: 'none', concurrency: 1, timeoutMs: 0,
+function lane(threads: number, handler: string, names = ['chores']) {
+  const type = (name: string): ResolvedType => ({
+    name, handlerUrl: pathToFileURL(fixture(handler)).href, gpu: false, vramMiB: 0, budgetSource: 'none', concurrency: 1, timeoutMs: 0,
     retries: 0, retryBackoffMs: 0, idempotent: false, preemptible: false, keepAliveMs: 0, kvGbPer1kTokens: 0, ramGb: 0,
-  };
+  });
   const failures: unknown[] = [];
   const pools = new Pools({
-    types: new Map([['chores', type]]),
+    types: new Map(names.map((name) => [name, type(name)])),
     ledger: VramLedger.create([{ capacityMiB: 1024 }]).buffer,
     freeLaneThreads: threads,
     logLevel: 'silent',
@@ -46,8 +46,9 @@ function lane(threads: number, handler: string) {
   });
   open.push(pools);
   let seq = 0;
-  const run = (payload: unknown, stops?: TaskStops) => pools.run({ op: 'run', taskId: `task-${++seq}`, seq, type: 'chores', payload }, stops);
-  return { run, failures, pools };
+  const runAs = (type: string, payload: unknown, stops?: TaskStops) => pools.run({ op: 'run', taskId: `task-${++seq}`, seq, type, payload }, stops);
+  const run = (payload: unknown, stops?: TaskStops) => runAs(names[0]!, payload, stops);
+  return { run, runAs, failures, pools };
 }
 
 const stops = () => ({ asked: new StopTrigger(), hardStop: new StopTrigger() });
@@ -107,6 +108,19 @@ describe('the free lane\'s board', () => {
     await expect(crashing).rejects.toThrow();
     await expect(finished).rejects.toThrow();
     expect(await run({})).toMatchObject({ ok: true, value: 'ok' });
+  });
+
+  it('posts the replies it holds before it starts a task whose type ran long: a quick reply does not wait behind it', async () => {
+    const { runAs } = lane(1, 'blocking-handler.mjs', ['quick', 'slow']);
+    await runAs('quick', {});
+    await runAs('slow', { blockMs: 1 }); // the type ran long in this thread
+    const answeredAt: Record<string, number> = {};
+    const answered = (name: string) => (reply: unknown) => ((answeredAt[name] = performance.now()), reply);
+    // One post: the quick task's reply is held for the end of the turn, then the slow task blocks the thread.
+    const quick = runAs('quick', {}).then(answered('quick'));
+    const slow = runAs('slow', { blockMs: 300 }).then(answered('slow'));
+    expect(await Promise.all([quick, slow])).toMatchObject([{ ok: true }, { ok: true }]);
+    expect(answeredAt.slow! - answeredAt.quick!).toBeGreaterThan(150);
   });
 
   it('an idle thread takes the next task while another thread runs a long one', async () => {
