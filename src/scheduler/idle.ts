@@ -32,8 +32,7 @@ export class Idle {
 
   /** Something drain() waits for may have ended: resolve the waiters if all has. */
   check(): void {
-    const idle = this.committing === 0 && this.quiet();
-    if (!idle || this.drainWaiters.length === 0) return;
+    if (this.drainWaiters.length === 0 || this.committing > 0 || !this.quiet()) return;
     const waiters = this.drainWaiters;
     this.drainWaiters = [];
     for (const resolve of waiters) resolve();
