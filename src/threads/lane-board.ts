@@ -11,10 +11,10 @@
  * even once its slot is reused while a long task runs; per lane, a count and up to MAX_UNPOSTED
  * indices of tasks it finished whose replies its thread has not posted yet (see lane-serve.ts:
  * replies of quick tasks go together, and if the thread dies first those tasks must fail, not
- * wait forever); then a ring of slots, one per index modulo the ring's size. A slot holds the low bits of its index beside a code (ready, withdrawn, taken
- * by lane n), so a thread that read an old index can never take the slot once it has been reused
- * for a newer one. Indices count modulo 2^30, so a scheduler that runs for years never overflows
- * the Int32.
+ * wait forever); then a ring of slots, one per index modulo the ring's size. A slot holds the low
+ * bits of its index beside a code (ready, withdrawn, taken by lane n), so a thread that read an
+ * old index can never take the slot once it has been reused for a newer one. Indices count
+ * modulo 2^30, so a scheduler that runs for years never overflows the Int32.
  */
 
 const NEXT = 0;
@@ -111,8 +111,8 @@ export class LaneBoard {
 
   /**
    * Worker thread: the task at `index` that `lane` took is done, and its reply waits to be posted
-   * (until `posted`). Recorded before the lane lets go of it, so a thread terminated in between
-   * leaves it in one list or the other.
+   * (until `posted`). Listed before the lane lets go of it, so a thread terminated in between
+   * leaves it listed at least once.
    */
   finished(lane: number, index: number): void {
     const count = Atomics.load(this.cells, this.unpostedStart(lane));
