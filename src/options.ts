@@ -96,7 +96,9 @@ export interface TypeOptions {
    * Heap limit of this type's worker thread, in MB (V8's old generation, passed to the thread
    * as `resourceLimits.maxOldGenerationSizeMb`). A handler that allocates past it ends only its
    * own thread: every task running in it fails with `WORKER_CRASHED` (retried if `retries` says
-   * so), their VRAM is returned, and a fresh thread loads the model again for the next task.
+   * so), as do tasks that ended in its last moments whose results it had not yet sent (a thread
+   * sends the results of quick tasks together), their VRAM is returned, and a fresh thread loads
+   * the model again for the next task.
    * Without it a thread may grow to V8's default limit (derived from the machine's memory, like
    * the main thread's) before it is ended. The limit covers the thread's JavaScript heap (the
    * loaded model's JS objects and the `concurrency` tasks sharing it), not native memory such

@@ -6,20 +6,27 @@
  *
  * Replies of quick tasks wait for the end of the thread's turn and go in one post: a post costs
  * the main thread about as much as a no-op task's own work there. A reply waits only behind tasks
- * that were quick the last time their type ran in this thread, at most MAX_HOLD_MS and
- * MAX_UNPOSTED of them; any other reply, and those waiting, goes at once.
+ * of types that have run quickly in this thread for a while (see QUICK_MS), and goes with the next
+ * reply once MAX_HOLD_MS old or MAX_UNPOSTED waiting; a reply that is not quick goes at once, with
+ * those waiting. A task that blocks its thread anyway holds the replies before it until it ends;
+ * if its thread dies or is terminated meanwhile, those tasks fail with it (see LaneBoard.finished).
  */
 import { BroadcastChannel, parentPort, threadId } from 'node:worker_threads';
 import { following, isBefore, LaneBoard, MAX_UNPOSTED } from './lane-board.js';
 import { unpackTask } from './lane-tasks.js';
 import type { LaneReply, LaneReport, LaneTasks, RunMessage, ServeMessage, WorkerReply } from './protocol.js';
 
-/** A task that ran shorter than this (ms) is quick: its reply may wait for the end of the turn. */
+/**
+ * A task that ran shorter than this (ms) is quick: its reply may wait for the end of the turn. The
+ * next task starts with replies waiting only if its type's recent longest run (decaying by
+ * RECENT_DECAY a task: one slow run counts for dozens) was quick.
+ */
 const QUICK_MS = 0.1;
-/** Longest a reply waits to be posted with others (ms). */
+const RECENT_DECAY = 0.9;
+/** A reply this old (ms) goes with the next one to end. */
 const MAX_HOLD_MS = 1;
 
-export function serveLane({ firstSeat, seats, lanes, board: buffer, channel: name }: ServeMessage, run: (task: RunMessage) => Promise<WorkerReply>): Promise<never> {
+export function serveLane({ firstSeat, seats, lanes, board: buffer, channel: name, quickMs = QUICK_MS }: ServeMessage, run: (task: RunMessage) => Promise<WorkerReply>): Promise<never> {
   const board = LaneBoard.attach(buffer, lanes);
   /** This thread's seats with no task, the lowest last (taken first). */
   const free: number[] = [];
@@ -29,8 +36,8 @@ export function serveLane({ firstSeat, seats, lanes, board: buffer, channel: nam
   }
   /** Tasks posted and not yet seen taken, by board index, in index order: their post, and their place in it. */
   const posted = new Map<number, { post: LaneTasks; k: number }>();
-  /** Per type, how long its last task ran in this thread (ms): whether the next one is likely quick. */
-  const lastRunMs = new Map<string, number>();
+  /** Per type, its recent longest run in this thread (ms, decaying): whether the next one is likely quick. */
+  const recentRunMs = new Map<string, number>();
   let unposted: LaneReply[] = [];
   let oldestUnpostedAt = 0;
   let postAtTurnEnd = false;
@@ -44,7 +51,7 @@ export function serveLane({ firstSeat, seats, lanes, board: buffer, channel: nam
   const replied = (reply: LaneReply, endedAt: number): void => {
     if (unposted.length === 0) oldestUnpostedAt = endedAt;
     unposted.push(reply);
-    if (reply.reply.runMs! >= QUICK_MS || unposted.length === MAX_UNPOSTED || endedAt - oldestUnpostedAt >= MAX_HOLD_MS) postReplies();
+    if (reply.reply.runMs! >= quickMs || unposted.length === MAX_UNPOSTED || endedAt - oldestUnpostedAt >= MAX_HOLD_MS) postReplies();
     else if (!postAtTurnEnd) {
       postAtTurnEnd = true;
       setImmediate(() => {
@@ -77,12 +84,12 @@ export function serveLane({ firstSeat, seats, lanes, board: buffer, channel: nam
       free.pop();
       const task = unpackTask(where.post, where.k);
       // A task that may run long (and block this thread) starts only once the replies waiting are posted.
-      if (!((lastRunMs.get(task.type) ?? QUICK_MS) < QUICK_MS)) postReplies();
+      if (!((recentRunMs.get(task.type) ?? quickMs) < quickMs)) postReplies();
       const startedAt = performance.now();
       void run(task).then((reply) => {
         const endedAt = performance.now();
         reply.runMs = endedAt - startedAt;
-        lastRunMs.set(task.type, reply.runMs);
+        recentRunMs.set(task.type, Math.max(reply.runMs, RECENT_DECAY * (recentRunMs.get(task.type) ?? 0)));
         // Kept on the board until posted: if this thread dies first, the task fails with it.
         board.finished(seat, next);
         replied({ index: next, reply }, endedAt);

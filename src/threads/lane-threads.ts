@@ -40,8 +40,10 @@ export interface LaneThreadsOptions {
   perThread: number;
   /** The lane's BroadcastChannel name (unique in the process). */
   channel: string;
-  /** A thread died while it ran no task (a handler's leftover timer threw); a fresh one replaces it. */
+  /** A thread died while it ran no task and held no reply (a handler's leftover timer threw); a fresh one replaces it. */
   threadFailed(error: unknown): void;
+  /** Tests only: how short a quick task is (ms; default QUICK_MS in lane-serve.ts). Infinity makes every task quick, so a race the default leaves to timing happens every time. */
+  quickMs?: number;
 }
 
 export class LaneThreads {
@@ -116,6 +118,7 @@ export class LaneThreads {
     const { pool, perThread, threads, channel } = this.options;
     const firstSeat = thread * perThread;
     const message: ServeMessage = { op: 'serve', firstSeat, seats: perThread, lanes: this.seats, board: this.board.buffer, channel };
+    if (this.options.quickMs !== undefined) message.quickMs = this.options.quickMs;
     const started = this.board.threadOf(firstSeat);
     pool.run(message).catch((error: unknown) => {
       if (this.closed) return;
@@ -164,8 +167,9 @@ export class LaneThreads {
   private stopHard(handed: Handed): void {
     this.withdraw(handed);
     if (handed.done) return;
+    // The seat that runs it, or whose thread holds its reply behind a task that keeps the thread busy.
     let seat = 0;
-    while (seat < this.seats && this.board.heldBy(seat) !== handed.index) seat++;
+    while (seat < this.seats && this.board.heldBy(seat) !== handed.index && !this.board.unposted(seat).includes(handed.index)) seat++;
     if (seat === this.seats) return; // it has just ended: its reply is on its way
     const threadId = this.board.threadOf(seat);
     const worker = this.options.pool.threads.find((t) => t.threadId === threadId);

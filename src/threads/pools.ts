@@ -33,6 +33,8 @@ export interface PoolsOptions {
   appCalls: AppCalls;
   /** A thread died while running no task (a handler's error or allocation outlived its task); a fresh thread replaces it. */
   threadFailed?(error: unknown): void;
+  /** Tests only: see LaneThreadsOptions.quickMs. */
+  quickMs?: number;
 }
 
 export class Pools {
@@ -88,7 +90,8 @@ export class Pools {
 
   private laneOf(name: string, pool: Piscina, threads: number, perThread: number): Lane {
     const threadFailed = (error: unknown): void => this.options.threadFailed?.(error);
-    const lane: Lane = { pool, threads: new LaneThreads({ pool, threads, perThread, channel: `${this.options.abortChannel}-${name}`, threadFailed }) };
+    const { quickMs } = this.options;
+    const lane: Lane = { pool, threads: new LaneThreads({ pool, threads, perThread, channel: `${this.options.abortChannel}-${name}`, threadFailed, ...(quickMs === undefined ? {} : { quickMs }) }) };
     pool.on('message', (message: unknown) => {
       if (isLaneReport(message)) lane.threads.report(message);
     });

@@ -45,6 +45,8 @@ export interface ServeMessage {
   lanes: number;
   board: SharedArrayBuffer;
   channel: string;
+  /** Tests only: a task that ran shorter than this (ms) counts as quick (default QUICK_MS in lane-serve.ts). */
+  quickMs?: number;
 }
 
 /** What Piscina hands a worker: its serve task, or its type's unload. Tasks themselves come through the board. */

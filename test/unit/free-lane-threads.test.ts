@@ -27,7 +27,8 @@ afterEach(async () => {
   gate = undefined;
 });
 
-function lane(threads: number, handler: string, names = ['chores']) {
+/** `quickMs`: Infinity makes every task count as quick, so a thread always holds replies for the end of its turn. */
+function lane(threads: number, handler: string, names = ['chores'], quickMs?: number) {
   const type = (name: string): ResolvedType => ({
     name, handlerUrl: pathToFileURL(fixture(handler)).href, gpu: false, vramMiB: 0, budgetSource: 'none', concurrency: 1, timeoutMs: 0,
     retries: 0, retryBackoffMs: 0, idempotent: false, preemptible: false, keepAliveMs: 0, kvGbPer1kTokens: 0, ramGb: 0,
@@ -43,6 +44,7 @@ function lane(threads: number, handler: string, names = ['chores']) {
     threadGone: () => undefined,
     threadFailed: (error) => failures.push(error),
     appCalls: { progress: () => undefined, submit: () => Promise.reject(new Error('no app calls in this test')) },
+    ...(quickMs === undefined ? {} : { quickMs }),
   });
   open.push(pools);
   let seq = 0;
@@ -100,14 +102,35 @@ describe('the free lane\'s board', () => {
   });
 
   it('a thread that dies before posting the replies it holds fails those tasks too, not leaves them waiting', async () => {
-    const { run } = lane(1, 'worker-exits.mjs');
-    expect(await run({})).toMatchObject({ ok: true }); // the type has run quickly in this thread
+    const { run } = lane(1, 'worker-exits.mjs', ['chores'], Number.POSITIVE_INFINITY);
+    expect(await run({})).toMatchObject({ ok: true });
     // One post: the thread finishes the first, holds its reply for the end of its turn, and exits in the second.
     const finished = run({});
     const crashing = run({ crash: true });
     await expect(crashing).rejects.toThrow();
     await expect(finished).rejects.toThrow();
     expect(await run({})).toMatchObject({ ok: true, value: 'ok' });
+  });
+
+  it('a hard stop reaches a task whose reply its thread holds behind a task that blocks the thread', async () => {
+    const { run } = lane(1, 'blocking-handler.mjs', ['chores'], Number.POSITIVE_INFINITY);
+    expect(await run({})).toMatchObject({ ok: true });
+    const announce = `vram-scheduler-test-blocking-${process.pid}`;
+    const channel = new BroadcastChannel(announce);
+    try {
+      const blocking = new Promise((resolve) => (channel.onmessage = resolve));
+      const held = stops();
+      // One post: the first ends and its reply waits for the end of the turn; the second blocks the thread.
+      const finished = run({}, held);
+      const blocker = run({ blockMs: 20_000, announce });
+      await blocking;
+      held.asked.abort('timeout');
+      held.hardStop.abort('timeout');
+      await expect(finished).rejects.toThrow(); // its thread was terminated: it does not wait 20 s
+      await expect(blocker).rejects.toThrow();
+    } finally {
+      channel.close();
+    }
   });
 
   it('posts the replies it holds before it starts a task whose type ran long: a quick reply does not wait behind it', async () => {
