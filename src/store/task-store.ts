@@ -86,6 +86,13 @@ let lastFlushed: Promise<boolean> | undefined;
  */
 const SEQ_BLOCK = 1024;
 
+/**
+ * Committed states of queued tasks kept in memory at most: a claim's and a wait's read of such a
+ * task then skips LMDB and its decoding. Tasks inserted while this many are kept are read back
+ * from LMDB as before (a deep queue costs no more memory).
+ */
+const QUEUED_STATES_KEPT = 4096;
+
 const INTERRUPTED = { code: 'INTERRUPTED', message: 'interrupted by restart: the process stopped while this task ran' };
 /** Directories open in this process: a second handle would hand out duplicate sequence numbers. */
 const openDirs = new Set<string>();
@@ -113,6 +120,8 @@ export class TaskStore {
   readonly #pendingPayloads = new Map<string, unknown>();
   /** States of running tasks (few: the threads' work), so ending one reads no record back from LMDB. */
   readonly #live = new Map<string, TaskState>();
+  /** Committed states of queued tasks with no change in flight, up to QUEUED_STATES_KEPT. Never mutated: a change writes a new state. */
+  readonly #queuedStates = new Map<string, TaskState>();
   #closed = false;
 
   private constructor(dir: string, root: RootDatabase, readOnly = false) {
@@ -199,7 +208,9 @@ export class TaskStore {
     } catch (cause) {
       return Promise.reject(new InvalidPayloadError(record.type, cause));
     }
-    return this.#settleNew(state, payload, this.#tasks.put(record.id, state), () => undefined);
+    return this.#settleNew(state, payload, this.#tasks.put(record.id, state), () => {
+      if (this.#queuedStates.size < QUEUED_STATES_KEPT && !this.#pending.has(record.id)) this.#queuedStates.set(record.id, state);
+    });
   }
 
   /**
@@ -258,6 +269,7 @@ export class TaskStore {
     const done = this.#tasks.put(id, next);
     this.#queue.remove(queueKey(current));
     this.#running.put(id, true);
+    this.#queuedStates.delete(id);
     this.#live.set(id, next);
     return this.#settle(next, done, (state) => this.#withPayload(state));
   }
@@ -306,8 +318,10 @@ export class TaskStore {
     } catch (cause) {
       return Promise.reject(new StoreError(`Cannot store the result of task ${JSON.stringify(id)} (${describe(cause)}): return plain data`, { cause }));
     }
-    if (current.status === 'queued') this.#queue.remove(queueKey(current));
-    else {
+    if (current.status === 'queued') {
+      this.#queue.remove(queueKey(current));
+      this.#queuedStates.delete(id);
+    } else {
       this.#running.remove(id);
       this.#live.delete(id);
     }
@@ -324,7 +338,7 @@ export class TaskStore {
   /** getCommitted without the payload: for status and result reads. */
   getCommittedState(id: string): TaskState | undefined {
     if (this.#closed) throw new StoreError(`Cannot read task ${JSON.stringify(id)}: the task store at ${this.dir} is closed`);
-    return this.#tasks.get(id);
+    return this.#queuedStates.get(id) ?? this.#tasks.get(id);
   }
 
   /** Synchronous read; sees this store's own writes before they commit. */
@@ -434,11 +448,12 @@ export class TaskStore {
       this.#pending.clear();
       this.#pendingPayloads.clear();
       this.#live.clear();
+      this.#queuedStates.clear();
     }
   }
 
   #state(id: string): TaskState | undefined {
-    return this.#pending.get(id) ?? this.#live.get(id) ?? this.#tasks.get(id);
+    return this.#pending.get(id) ?? this.#live.get(id) ?? this.#queuedStates.get(id) ?? this.#tasks.get(id);
   }
 
   /** The full record a user sees. Records of a store not yet separated still hold their payload. */

@@ -44,6 +44,14 @@ function finished(record: TaskRecord, outcome: Terminal, now: number): TaskRecor
   return next;
 }
 
+/** After each command (all awaited: every write committed), each task reads back as the model has it, committed or not. */
+function checkReads(model: Model, real: Real): void {
+  for (const task of model.tasks.values()) {
+    expect(real.store.get(task.id)).toEqual(task);
+    expect(real.store.getCommittedState(task.id)).toEqual(withoutPayload(task));
+  }
+}
+
 class InsertCommand implements fc.AsyncCommand<Model, Real> {
   constructor(readonly tasks: ReadonlyArray<{ type: string; priority: Priority; payload: unknown }>) {}
   check = (): boolean => true;
@@ -55,6 +63,7 @@ class InsertCommand implements fc.AsyncCommand<Model, Real> {
       return real.store.insert(record, entry);
     });
     await Promise.all(writes);
+    checkReads(model, real);
   }
   toString = (): string => `insert(${this.tasks.map((t) => `${t.type}/${t.priority}`).join(', ')})`;
 }
@@ -70,6 +79,7 @@ class StartCommand implements fc.AsyncCommand<Model, Real> {
     model.tasks.set(task.id, expected);
     const fields = this.device === undefined ? { startedAt } : { startedAt, device: this.device };
     expect(await real.store.markRunning(task.id, fields)).toEqual(expected);
+    checkReads(model, real);
   }
   toString = (): string => `start(${this.index}, ${this.device})`;
 }
@@ -83,7 +93,7 @@ class FinishCommand implements fc.AsyncCommand<Model, Real> {
     const expected = finished(task, this.outcome, now);
     model.tasks.set(task.id, expected);
     expect(await real.store.finish(task.id, { ...this.outcome, finishedAt: now })).toEqual(withoutPayload(expected));
-    expect(real.store.get(task.id)).toEqual(expected);
+    checkReads(model, real);
   }
   toString = (): string => `finish(${this.from}#${this.index} → ${this.outcome.status})`;
 }
@@ -103,6 +113,7 @@ class PipelineCommand implements fc.AsyncCommand<Model, Real> {
       real.store.finish(task.id, { ...this.outcome, finishedAt }),
     ]);
     expect(done).toEqual(withoutPayload(expected));
+    checkReads(model, real);
   }
   toString = (): string => `pipeline(${this.index} → ${this.outcome.status})`;
 }

@@ -56,6 +56,28 @@ function expectStoreError(fn: () => unknown, pathPart: string): void {
 }
 
 describe('TaskStore', () => {
+  it('a committed read shows a queued task as stored until its next change commits, beyond the states kept in memory too', async () => {
+    const store = openStore();
+    // One commit: far more queued tasks than the store keeps in memory.
+    const tasks = Array.from({ length: 5000 }, () => newTask(store));
+    await Promise.all(tasks.map(({ record, entry }) => store.insert(record, entry)));
+    for (const { record } of [tasks[0]!, tasks[2500]!, tasks[4999]!]) {
+      const { payload: _, ...state } = record;
+      expect(store.getCommittedState(record.id)).toEqual(state);
+      expect(store.get(record.id)).toEqual(record);
+    }
+    const [started, cancelled] = [tasks[0]!.record, tasks[1]!.record];
+    const starting = store.markRunning(started.id, { startedAt: 5 });
+    const cancelling = store.finish(cancelled.id, { status: 'cancelled', finishedAt: 6 });
+    // Written, not yet committed: a committed read still sees them queued; a read of this store's own writes does not.
+    expect(store.getCommittedState(started.id)?.status).toBe('queued');
+    expect(store.getCommittedState(cancelled.id)?.status).toBe('queued');
+    expect(store.getState(started.id)?.status).toBe('running');
+    await Promise.all([starting, cancelling]);
+    expect(store.getCommittedState(started.id)).toMatchObject({ status: 'running', startedAt: 5, attempts: 1 });
+    expect(store.getCommittedState(cancelled.id)).toMatchObject({ status: 'cancelled', finishedAt: 6 });
+  });
+
   it('reads back an inserted task, before and after its commit', async () => {
     const store = openStore();
     const { record, entry } = newTask(store, 'llm', 'high', { prompt: 'hello', n: [1, 2] });
