@@ -127,7 +127,18 @@ export class LaneBoard {
     Atomics.store(this.cells, this.unpostedStart(lane), 0);
   }
 
-  /** The indices of tasks `lane` finished whose replies were not posted: read once its thread has died, they failed with it. */
+  /**
+   * The indices of the tasks `lane`'s thread still owes an answer: the one it runs, and those it
+   * finished whose replies it has not posted. A hard stop of one of them, or the thread's death,
+   * ends them all.
+   */
+  owedBy(lane: number): number[] {
+    const held = this.heldBy(lane);
+    const unposted = this.unposted(lane);
+    return held === -1 ? unposted : [held, ...unposted];
+  }
+
+  /** The indices of tasks `lane` finished whose replies were not posted. */
   unposted(lane: number): number[] {
     const start = this.unpostedStart(lane);
     const count = Atomics.load(this.cells, start);

@@ -143,8 +143,8 @@ export class LaneThreads {
     let failed = false;
     const { perThread } = this.options;
     for (let seat = thread * perThread; seat < (thread + 1) * perThread; seat++) {
-      for (const index of [this.board.heldBy(seat), ...this.board.unposted(seat)]) {
-        const handed = index === -1 ? undefined : this.published.get(index);
+      for (const index of this.board.owedBy(seat)) {
+        const handed = this.published.get(index);
         if (handed === undefined) continue;
         this.published.delete(index);
         this.settle(handed, error);
@@ -169,7 +169,7 @@ export class LaneThreads {
     if (handed.done) return;
     // The seat that runs it, or whose thread holds its reply behind a task that keeps the thread busy.
     let seat = 0;
-    while (seat < this.seats && this.board.heldBy(seat) !== handed.index && !this.board.unposted(seat).includes(handed.index)) seat++;
+    while (seat < this.seats && !this.board.owedBy(seat).includes(handed.index)) seat++;
     if (seat === this.seats) return; // it has just ended: its reply is on its way
     const threadId = this.board.threadOf(seat);
     const worker = this.options.pool.threads.find((t) => t.threadId === threadId);

@@ -49,6 +49,7 @@ function checkAgreement(m: Model, board: LaneBoard): void {
   for (let lane = 0; lane < m.lanes; lane++) expect(board.heldBy(lane)).toBe(m.held[lane] ?? -1);
   // What a lane finished and has not posted is known exactly, however far other lanes went.
   for (let lane = 0; lane < m.lanes; lane++) expect(board.unposted(lane)).toEqual(m.unposted[lane] ?? []);
+  for (let lane = 0; lane < m.lanes; lane++) expect(board.owedBy(lane)).toEqual([...(m.held[lane] === undefined ? [] : [m.held[lane]]), ...(m.unposted[lane] ?? [])]);
 }
 
 class Publish implements Cmd {
