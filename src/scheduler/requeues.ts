@@ -6,7 +6,8 @@
 import type { ResolvedConfig } from '../config.js';
 import type { Backoffs } from '../dispatch/backoffs.js';
 import type { TaskQueues } from '../dispatch/queues.js';
-import { queueEntryOf, type TaskState, type TaskStore } from '../store/task-store.js';
+import { queueEntryOf } from '../store/layout.js';
+import type { TaskState, TaskStore } from '../store/task-store.js';
 import type { TaskError } from '../task.js';
 import type { Notify } from './notify.js';
 

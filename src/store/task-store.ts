@@ -14,10 +14,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { open, type Database, type RootDatabase, type RootDatabaseOptionsWithPath } from 'lmdb';
 import { InvalidPayloadError, StoreError, TaskNotFoundError, expected } from '../errors.js';
-import { PRIORITY_RANK, isTerminal, type QueueEntry, type TaskError, type TaskRecord, type TaskStatus } from '../task.js';
-import { gbToMiB } from '../units.js';
+import { isTerminal, type QueueEntry, type TaskError, type TaskRecord, type TaskStatus } from '../task.js';
 import { withChanges } from '../with-changes.js';
 import { checkDataFile, describe, openError, prepareDirectory, RESTORE_FIX } from './data-dir.js';
+import { DURABLE_WRITES, flushed, indexFinished, queueEntryOf, queueKey, separatePayloads, SHARED_STRUCTURES, type FinishedKey, type QueueKey } from './layout.js';
 
 export interface TaskStoreOptions {
   /** Data directory; created with mode 0700 when missing. */
@@ -36,48 +36,6 @@ export interface FinishFields {
   error?: { code: string; message: string };
   finishedAt: number;
 }
-
-/** `[type, priority rank, seq]`: array keys sort element by element, so one range read yields dispatch order. */
-type QueueKey = [string, number, number];
-const queueKey = (r: TaskState): QueueKey => [r.type, PRIORITY_RANK[r.priority], r.seq];
-
-/** `[finishedAt, id]`: the finished index, oldest first, read by retention pruning. */
-type FinishedKey = [number, string];
-
-/** The queue index value of a record (the index entry itself is dropped while a task runs). */
-export function queueEntryOf(r: TaskState): QueueEntry {
-  const entry: QueueEntry = { id: r.id, type: r.type, seq: r.seq, priority: r.priority, queuedAt: r.queuedAt, vramMiB: r.vramGb === undefined ? 0 : gbToMiB(r.vramGb) };
-  if (r.key !== undefined) entry.key = r.key;
-  if (r.timeoutMs !== undefined) entry.timeoutMs = r.timeoutMs;
-  return entry;
-}
-
-/**
- * Record shapes (key lists) are stored once in the database, not in every value: values are a
- * third the size and decode about 3× faster. Values written without it still decode.
- * `moreTypes`: payloads, results and checkpoints come back as structured clone would give them
- * (typed arrays, Sets, Errors, large BigInts). Without it msgpack wrote a Float32Array's elements
- * as bytes (garbage read back as a Buffer) and a Set as an array.
- */
-const SHARED_STRUCTURES = { sharedStructuresKey: Symbol.for('structures'), encoder: { moreTypes: true } };
-
-/** Writes resolve at commit and carry their flush as `.flushed` (see `flushed`). */
-const DURABLE_WRITES = { separateFlushed: true } as const;
-
-/**
- * Resolves once a write's transaction is on disk, not only committed: a commit survives the
- * process dying, only a flush survives the machine losing power. Rejects as the write does.
- * The writes of one event-loop turn share one promise (one transaction): the last one's wait is
- * reused, not built again for each write of the turn.
- */
-function flushed(write: Promise<boolean>): Promise<boolean> {
-  if (write === lastWrite) return lastFlushed!;
-  const flush = (write as Promise<boolean> & { flushed?: Promise<unknown> }).flushed;
-  lastWrite = write;
-  return (lastFlushed = flush === undefined ? write : write.then((ok) => flush.then(() => ok)));
-}
-let lastWrite: Promise<boolean> | undefined;
-let lastFlushed: Promise<boolean> | undefined;
 
 /**
  * Seqs the stored high-water mark reserves at a time: one meta write per this many inserts instead
@@ -131,10 +89,10 @@ export class TaskStore {
     this.#queue = root.openDB<QueueEntry, QueueKey>('queue', SHARED_STRUCTURES);
     this.#running = root.openDB<true, string>('running', {});
     this.#meta = root.openDB<number, string>('meta', {});
-    if (!readOnly) this.#indexFinished(root.openDB<true, FinishedKey>('finished', {}));
+    if (!readOnly) indexFinished(root, this.#tasks, this.#meta);
     // A read-only open of an older store finds no finished index (nor its database).
     this.#finished = !readOnly || this.#meta.get('finishedIndex') === 1 ? root.openDB<true, FinishedKey>('finished', {}) : undefined;
-    if (!readOnly) this.#separatePayloads();
+    if (!readOnly) separatePayloads(root, this.#tasks, this.#meta);
     // A read-only open of an older store finds the payloads inside the records (and no payloads database).
     this.#payloads = !readOnly || this.#meta.get('payloadsApart') === 1 ? root.openDB<unknown, string>('payloads', SHARED_STRUCTURES) : undefined;
     this.#finishedCount = this.#finished === undefined ? 0 : (this.#finished.getStats() as { entryCount: number }).entryCount;
@@ -467,32 +425,6 @@ export class TaskStore {
   #addFinished(record: TaskState): void {
     this.#finished!.put([record.finishedAt!, record.id], true);
     this.#finishedCount++;
-  }
-
-  /** Stores written before the finished index existed get it built once, in one transaction. */
-  #indexFinished(finished: Database<true, FinishedKey>): void {
-    if (this.#meta.get('finishedIndex') === 1) return;
-    this.#root.transactionSync(() => {
-      for (const { key, value } of this.#tasks.getRange()) {
-        if (isTerminal(value.status)) finished.put([value.finishedAt ?? 0, key], true);
-      }
-      this.#meta.put('finishedIndex', 1);
-    });
-  }
-
-  /** Stores written before payloads were kept apart get them moved out of their records once, in one transaction. */
-  #separatePayloads(): void {
-    if (this.#meta.get('payloadsApart') === 1) return;
-    const payloads = this.#root.openDB<unknown, string>('payloads', SHARED_STRUCTURES);
-    this.#root.transactionSync(() => {
-      for (const { key, value } of this.#tasks.getRange()) {
-        if (!('payload' in value)) continue;
-        const { payload, ...state } = value as TaskRecord;
-        payloads.put(key, payload);
-        this.#tasks.put(key, state);
-      }
-      this.#meta.put('payloadsApart', 1);
-    });
   }
 
   /**
