@@ -17,11 +17,15 @@ import { unpackTask } from './lane-tasks.js';
 import type { LaneReply, LaneReport, LaneTasks, RunMessage, ServeMessage, WorkerReply } from './protocol.js';
 
 /**
- * A task that ran shorter than this (ms) is quick: its reply may wait for the end of the turn. The
- * next task starts with replies waiting only if its type's recent longest run (decaying by
- * RECENT_DECAY a task: one slow run counts for dozens) was quick.
+ * A task that ran shorter than this (ms) is quick: its reply may wait for the end of the turn, or
+ * go with the next reply. The next task starts with replies waiting only if its type's recent
+ * longest run (decaying by RECENT_DECAY a task: one slow run counts for dozens) was quick, so a
+ * quick task's result comes up to about this much later. For tasks of a few milliseconds a post,
+ * and the outcome's commit it sets off, are the main thread's largest cost per task: pairing the
+ * replies of 1 ms tasks cut it from about 112 to 83 µs and raised the free lane's rate from 0.94 to
+ * 0.96 of raw Piscina's (2 cores, alternating runs, 0.1 ms against 2.5 ms).
  */
-const QUICK_MS = 0.1;
+const QUICK_MS = 2.5;
 const RECENT_DECAY = 0.9;
 /** A reply this old (ms) goes with the next one to end. */
 const MAX_HOLD_MS = 1;

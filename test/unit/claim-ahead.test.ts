@@ -10,15 +10,15 @@ describe('ClaimAhead', () => {
     expect(claims.limit).toBe(2);
   });
 
-  it('claims ahead about what its threads finish during two commits, up to the cap', () => {
+  it('claims ahead about what its threads finish during ten commits, up to the cap', () => {
     const claims = new ClaimAhead(2);
     for (let i = 0; i < 100; i++) {
       claims.committed(2);
       claims.ran(0.5);
     }
-    // 2 commits × 2 threads × 2 ms commit ÷ 0.5 ms per task ≈ 16 ahead.
-    expect(claims.limit).toBeGreaterThanOrEqual(2 + 15);
-    expect(claims.limit).toBeLessThanOrEqual(2 + 16);
+    // 10 commits × 2 threads × 2 ms commit ÷ 0.5 ms per task ≈ 80 ahead.
+    expect(claims.limit).toBeGreaterThanOrEqual(2 + 79);
+    expect(claims.limit).toBeLessThanOrEqual(2 + 80);
     for (let i = 0; i < 100; i++) claims.ran(0);
     expect(claims.limit).toBe(2 + MAX_CLAIM_AHEAD);
   });

@@ -136,7 +136,7 @@ describe('the free lane\'s board', () => {
   it('posts the replies it holds before it starts a task whose type ran long: a quick reply does not wait behind it', async () => {
     const { runAs } = lane(1, 'blocking-handler.mjs', ['quick', 'slow']);
     await runAs('quick', {});
-    await runAs('slow', { blockMs: 1 }); // the type ran long in this thread
+    await runAs('slow', { blockMs: 20 }); // the type ran long in this thread (past QUICK_MS)
     const answeredAt: Record<string, number> = {};
     const answered = (name: string) => (reply: unknown) => ((answeredAt[name] = performance.now()), reply);
     // One post: the quick task's reply is held for the end of the turn, then the slow task blocks the thread.
