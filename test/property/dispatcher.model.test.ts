@@ -155,8 +155,8 @@ class Model {
     this.notify();
   }
 
-  inStatus(status: ModelTask['status']): ModelTask[] {
-    return [...this.tasks.values()].filter((t) => t.status === status).sort((a, b) => a.ack - b.ack);
+  inStatus(...statuses: ModelTask['status'][]): ModelTask[] {
+    return [...this.tasks.values()].filter((t) => statuses.includes(t.status)).sort((a, b) => a.ack - b.ack);
   }
 
   /**
@@ -164,7 +164,7 @@ class Model {
    * one. A preempted task is back in line before its batch ends (task:preempted follows its commit).
    */
   queue(type: string): ModelTask[] {
-    return [...this.inStatus('queued'), ...this.inStatus('preempting')]
+    return this.inStatus('queued', 'preempting')
       .filter((t) => t.type === type)
       .sort((a, b) => RANK[a.priority] - RANK[b.priority] || a.ack - b.ack);
   }
@@ -172,7 +172,7 @@ class Model {
   /** Whether a live batch may be warm now: keepAlive, and no task of its type is claimed or held running by the test. */
   mayHoldWarm(): boolean {
     if (!this.world.keepAlive) return false;
-    const busy = new Set([...this.inStatus('running'), ...this.inStatus('claimed')].map((t) => t.type));
+    const busy = new Set(this.inStatus('running', 'claimed').map((t) => t.type));
     return [...this.batches.keys()].some((type) => !busy.has(type));
   }
 
@@ -355,6 +355,7 @@ function observe(model: Model, real: Real): void {
     if (!task) return model.violation(`task:preempted for unknown ${e.id}`);
     if (!model.world.preemption || !model.world.types.find((t) => t.name === task.type)!.preemptible) model.violation(`${task.tag} of ${task.type} was preempted (preemption ${model.world.preemption}, type not preemptible)`);
     // A task the test released may be preempted before its handler sees the release; a cancelled one may not.
+    // Claimed: its claim committed after batch:ended marked its batch's tasks (its start message may yet come, or never).
     if (task.status === 'claimed') task.startInFlight = true;
     else if (task.status === 'ended' || task.outcome === 'cancel') model.violation(`${task.tag} was preempted while ${task.status} (${task.outcome})`);
     task.status = 'queued';
@@ -391,7 +392,7 @@ function observe(model: Model, real: Real): void {
         t.status = 'preempting';
         t.startInFlight = true;
       }
-    } else if ([...model.inStatus('running'), ...model.inStatus('claimed')].some((t) => t.type === e.type)) model.violation(`batch ${e.type} ended with a task of it still running`);
+    } else if (model.inStatus('running', 'claimed').some((t) => t.type === e.type)) model.violation(`batch ${e.type} ended with a task of it still running`);
     checkCapacity(`batch:ended ${e.type}`);
     model.notify();
   });
@@ -620,7 +621,7 @@ class RestartCommand implements fc.AsyncCommand<Model, Real> {
     model.auto = false;
     real.scheduler.removeAllListeners();
     expect([...model.violations], 'during close').toEqual([]);
-    expect([...model.inStatus('claimed'), ...model.inStatus('ending')], 'close waited for the claimed and running tasks').toEqual([]);
+    expect(model.inStatus('claimed', 'ending'), 'close waited for the claimed and running tasks').toEqual([]);
     expect(model.batches.size, 'every batch ended before close resolved').toBe(0);
 
     real.scheduler = await createScheduler(options(model.world, real.dataDir));
