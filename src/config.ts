@@ -18,6 +18,7 @@ import { gbToMiB } from './units.js';
 import type { DeviceOptions } from './options.js';
 import { readScheduling, SCHEDULING_KEYS, type Scheduling } from './scheduling-options.js';
 import { OBSERVABILITY_KEYS, readObservability, type Observability } from './observability-options.js';
+import { readMaxHeapMb, readThreads } from './type-threads.js';
 
 /** A task type after validation. */
 export interface ResolvedType {
@@ -31,7 +32,10 @@ export interface ResolvedType {
   budgetGb?: number;
   /** Where the winning budget came from. */
   budgetSource: 'options' | 'configFile' | 'env' | 'none';
+  /** Tasks one of its threads runs at once. */
   concurrency: number;
+  /** Threads a batch of the type runs, each with its own copy of the model (1 for free-lane types, which share the free lane's). */
+  threads: number;
   /** Time limit of each task in ms; 0 = none. */
   timeoutMs: number;
   /** Further attempts after a HANDLER_ERROR or WORKER_CRASHED failure, backing off from `retryBackoffMs`, doubling. */
@@ -83,11 +87,9 @@ export const budgetEnvVar = (type: string): string =>
 export const MAX_GB = Math.floor(0x7fffffff / 1024);
 export const MAX_CONCURRENCY = 256;
 export const DEFAULT_MAX_QUEUE_DEPTH = 500;
-/** A worker thread needs about 8 MB of heap to start and load a small handler (4 fails, 8 runs): twice that is the floor. */
-export const MIN_HEAP_MB = 16;
 
 const OPTION_KEYS = ['types', 'dataDir', 'devices', 'configFile', 'maxQueueDepth', 'logger', 'serviceName', 'freeLaneThreads', 'env', 'retain', 'gpuMonitor', 'dashboardPort', ...SCHEDULING_KEYS, ...OBSERVABILITY_KEYS];
-const TYPE_KEYS = ['handler', 'vramGb', 'gpu', 'concurrency', 'timeoutMs', 'retries', 'retryBackoffMs', 'idempotent', 'preemptible', 'keepAliveMs', 'kvGbPer1kTokens', 'ramGb', 'maxHeapMb'];
+const TYPE_KEYS = ['handler', 'vramGb', 'gpu', 'concurrency', 'timeoutMs', 'retries', 'retryBackoffMs', 'idempotent', 'preemptible', 'keepAliveMs', 'kvGbPer1kTokens', 'ramGb', 'maxHeapMb', 'threads'];
 const DEVICE_KEYS = ['id', 'vramGb'];
 const FILE_KEYS = ['vram_budgets', 'max_queue_depth'];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -214,11 +216,13 @@ function readTypes(value: unknown): TypeDraft[] {
     if (!isDict(t)) throw expected(p, 'an object { handler, vramGb?, gpu?, concurrency? }', t);
     checkKeys(t, TYPE_KEYS, (key) => `${p}.${key}`);
     if (t.vramGb !== undefined && !isGb(t.vramGb)) throw expected(`${p}.vramGb`, GB_RULE, t.vramGb);
+    const concurrency = readOptional(t.concurrency, 1, (v): v is number => isPositiveInt(v) && v <= MAX_CONCURRENCY, `${p}.concurrency`, `a positive integer <= ${MAX_CONCURRENCY}`);
     return {
       name,
       handlerUrl: readHandler(t.handler, `${p}.handler`),
       gpu: readOptional(t.gpu, true, (v): v is boolean => typeof v === 'boolean', `${p}.gpu`, 'a boolean'),
-      concurrency: readOptional(t.concurrency, 1, (v): v is number => isPositiveInt(v) && v <= MAX_CONCURRENCY, `${p}.concurrency`, `a positive integer <= ${MAX_CONCURRENCY}`),
+      concurrency,
+      threads: readThreads(t, p, concurrency),
       timeoutMs: readOptional(t.timeoutMs, 0, isPositiveInt, `${p}.timeoutMs`, 'a positive integer number of milliseconds'),
       retries: readOptional(t.retries, 0, (v): v is number => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= 100, `${p}.retries`, 'an integer from 0 to 100'),
       retryBackoffMs: readOptional(t.retryBackoffMs, 1000, (v): v is number => Number.isSafeInteger(v) && (v as number) >= 0, `${p}.retryBackoffMs`, 'an integer number of milliseconds >= 0'),
@@ -231,14 +235,6 @@ function readTypes(value: unknown): TypeDraft[] {
       ...readMaxHeapMb(t, p),
     };
   });
-}
-
-/** Only GPU types have a thread of their own to limit; the free lane's threads are shared by every free-lane type. */
-function readMaxHeapMb(t: Dict, p: string): { maxHeapMb?: number } {
-  if (t.maxHeapMb === undefined) return {};
-  if (!Number.isSafeInteger(t.maxHeapMb) || (t.maxHeapMb as number) < MIN_HEAP_MB) throw expected(`${p}.maxHeapMb`, `an integer number of MB >= ${MIN_HEAP_MB}`, t.maxHeapMb);
-  if (t.gpu === false) throw expected(`${p}.maxHeapMb`, 'absent on a free-lane type (gpu: false): free-lane types share their threads, so one type cannot limit them', t.maxHeapMb);
-  return { maxHeapMb: t.maxHeapMb as number };
 }
 
 function readHandler(value: unknown, p: string): string {

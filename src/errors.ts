@@ -83,10 +83,13 @@ export class QueueFullError extends SchedulerError {
 
 /** The VRAM a task needs is larger than every device: it could never start. */
 export class BudgetExceedsDevicesError extends SchedulerError {
-  constructor(type: string, neededGb: number, largestGb: number) {
+  /** `threads`: the type's threads, each holding a copy of the model (the need counts every copy). */
+  constructor(type: string, neededGb: number, largestGb: number, threads = 1) {
+    const copies = threads > 1 ? ` (${threads} threads, one copy of the model each)` : '';
+    const fix = threads > 1 ? 'lower its budget (vramGb) or its threads' : 'lower its budget (vramGb)';
     super(
       ErrorCode.BUDGET_EXCEEDS_DEVICES,
-      `Task type ${JSON.stringify(type)} needs ${neededGb} GB of VRAM but the largest device has ${largestGb} GB: lower its budget (vramGb) or add a larger device`,
+      `Task type ${JSON.stringify(type)} needs ${neededGb} GB of VRAM${copies} but the largest device has ${largestGb} GB: ${fix}, or add a larger device`,
     );
   }
 }

@@ -35,12 +35,22 @@ export interface TypeOptions {
    */
   gpu?: boolean;
   /**
-   * Tasks of this type a batch runs at once in its (single) worker thread, sharing the
-   * loaded model. The batch's lease covers the largest need among them, not their sum.
+   * Tasks of this type each of its worker threads runs at once, sharing that thread's loaded
+   * model. The batch's lease covers the largest need among them, not their sum.
    * A positive integer, at most 256.
    * @default 1
    */
   concurrency?: number;
+  /**
+   * Worker threads a batch of this type runs, each loading its own copy of the model (like an
+   * inference server's model instances): for handlers whose CPU work (tokenising, sampling,
+   * pre- and post-processing) needs more than one core. A batch then reserves `threads` × the
+   * type's budget (× a task's own `vramGb` when that is larger), on one device. GPU types only:
+   * free-lane types share the free lane's threads (`freeLaneThreads`). A positive integer, at
+   * most 64, with `threads` × `concurrency` at most 1021.
+   * @default 1
+   */
+  threads?: number;
   /**
    * Time limit of each task of this type in ms, from its start: past it `ctx.signal` aborts
    * with reason 'timeout', and the task fails with `TIMEOUT` (its thread is terminated if the
@@ -73,7 +83,7 @@ export interface TypeOptions {
    */
   preemptible?: boolean;
   /**
-   * How long a batch whose queue is empty stays warm: its thread keeps the loaded model and
+   * How long a batch whose queue is empty stays warm: its threads keep the loaded model and
    * its lease, so a new task of the type starts without `load()`. A type that needs the VRAM
    * evicts idle warm batches, least recently used first. 0 releases at once.
    * @default 300000 (5 minutes, like Ollama's keep_alive)
@@ -93,7 +103,7 @@ export interface TypeOptions {
    */
   ramGb?: number;
   /**
-   * Heap limit of this type's worker thread, in MB (V8's old generation, passed to the thread
+   * Heap limit of each of this type's worker threads, in MB (V8's old generation, passed to the thread
    * as `resourceLimits.maxOldGenerationSizeMb`). A handler that allocates past it ends only its
    * own thread: every task running in it fails with `WORKER_CRASHED` (retried if `retries` says
    * so), as do tasks that ended in its last moments whose results it had not yet sent (a thread

@@ -1,5 +1,6 @@
 /** The admission policies' checks, as plain functions over the scheduler's state. */
 import type { ResolvedType } from './config.js';
+import { batchSeats } from './dispatch/batch-need.js';
 import type { TaskQueues } from './dispatch/queues.js';
 import { InsufficientResourcesError } from './errors.js';
 import type { SchedulerSnapshot } from './snapshot.js';
@@ -15,7 +16,7 @@ export function refuseUnlessStartable(type: ResolvedType, needMiB: number, batch
   if (!hasFreeRam(type.ramGb)) throw new InsufficientResourcesError(type.name, `it needs ${type.ramGb} GB of free system memory`);
   if (!type.gpu) return;
   const batch = batches.find((b) => b.type === type.name);
-  const joins = batch !== undefined && gbToMiB(batch.vramGb) >= needMiB && (batch.state === 'warm' || (batch.state === 'running' && batch.running < type.concurrency));
+  const joins = batch !== undefined && gbToMiB(batch.vramGb) >= needMiB && (batch.state === 'warm' || (batch.state === 'running' && batch.running < batchSeats(type)));
   if (!joins && !freeMiB.some((free) => free >= needMiB)) throw new InsufficientResourcesError(type.name, `no device has ${mibToGb(needMiB)} GB of VRAM free`);
 }
 

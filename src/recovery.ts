@@ -4,6 +4,7 @@
  * that can never start here (their type is gone, or it no longer fits any device).
  */
 import type { ResolvedConfig } from './config.js';
+import { batchNeedMiB } from './dispatch/batch-need.js';
 import { BudgetExceedsDevicesError } from './errors.js';
 import type { TaskStore } from './store/task-store.js';
 import type { QueueEntry } from './task.js';
@@ -21,10 +22,10 @@ export async function recoverQueued(store: TaskStore, config: ResolvedConfig, la
       logger.warn({ id: entry.id, type: entry.type }, 'queued task of a type that is no longer configured: left in the store');
       continue;
     }
-    const needMiB = type.gpu ? Math.max(type.vramMiB, entry.vramMiB) : 0;
+    const needMiB = type.gpu ? batchNeedMiB(type, entry.vramMiB) : 0;
     if (needMiB > largestDeviceMiB) {
       // Queued forever otherwise, holding up every later task of its type.
-      const { code, message } = new BudgetExceedsDevicesError(entry.type, mibToGb(needMiB), mibToGb(largestDeviceMiB));
+      const { code, message } = new BudgetExceedsDevicesError(entry.type, mibToGb(needMiB), mibToGb(largestDeviceMiB), type.threads);
       logger.warn({ id: entry.id, type: entry.type }, message);
       failing.push(store.finish(entry.id, { status: 'failed', error: { code, message }, finishedAt: Date.now() })); // all in one commit
       continue;

@@ -14,6 +14,7 @@ import { waitFor, type Actor, type AnyActorRef } from 'xstate';
 import type { RunTaskInput, TaskRan } from './actors/run-task.js';
 import type { TaskControls } from './actors/task-controls.js';
 import { resolveConfig, type ResolvedConfig } from './config.js';
+import { batchNeedMiB, batchSeats } from './dispatch/batch-need.js';
 import type { FreeLane } from './dispatch/free-lane.js';
 import { Backoffs } from './dispatch/backoffs.js';
 import { TaskQueues } from './dispatch/queues.js';
@@ -203,7 +204,7 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
     if (this.config.scheduling.policy === 'safety') {
       const taskType = this.config.types.get(type)!;
       const freeMiB = this.devices.map((d) => this.ledger.free(d.index));
-      refuseUnlessStartable(taskType, Math.max(taskType.vramMiB, vramMiB), liveBatches(this.supervisor.getSnapshot()), freeMiB);
+      refuseUnlessStartable(taskType, batchNeedMiB(taskType, vramMiB), liveBatches(this.supervisor.getSnapshot()), freeMiB);
     }
     const holding = this.admission.holderOf(type, key);
     if (holding) {
@@ -281,7 +282,7 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
     const record = this.read(id, 'read a position');
     const type = this.config.types.get(record.type);
     if (record.status !== 'queued' || !type) return undefined;
-    return positionIn(this.queues, id, record.type, this.runTimes.mean(record.type), type.gpu ? type.concurrency : this.config.freeLaneThreads);
+    return positionIn(this.queues, id, record.type, this.runTimes.mean(record.type), type.gpu ? batchSeats(type) : this.config.freeLaneThreads);
   }
 
   /** The task that would start next (of one type, or of any), without taking it. */

@@ -1,5 +1,6 @@
 /** Per-submit options and the checks a submit passes before anything is written. */
 import type { ResolvedType } from './config.js';
+import { batchNeedMiB } from './dispatch/batch-need.js';
 import { BudgetExceedsDevicesError, expected, InvalidPayloadError, UnknownTypeError } from './errors.js';
 import { PRIORITIES, type Priority } from './task.js';
 import type { TaskId } from './tasks.js';
@@ -95,7 +96,7 @@ export function checkSubmit(
   const kvGb = taskType.gpu && estimatedTokens !== undefined ? (estimatedTokens / 1000) * taskType.kvGbPer1kTokens : 0;
   const vramGb = kvGb > 0 ? (override ?? (taskType.budgetGb ?? 0)) + kvGb : override;
   const vramMiB = vramGb === undefined ? 0 : gbToMiB(vramGb);
-  const needMiB = taskType.gpu ? Math.max(taskType.vramMiB, vramMiB) : 0;
-  if (needMiB > largestDeviceMiB) throw new BudgetExceedsDevicesError(type, mibToGb(needMiB), mibToGb(largestDeviceMiB));
+  const needMiB = taskType.gpu ? batchNeedMiB(taskType, vramMiB) : 0;
+  if (needMiB > largestDeviceMiB) throw new BudgetExceedsDevicesError(type, mibToGb(needMiB), mibToGb(largestDeviceMiB), taskType.threads);
   return { priority, vramGb, vramMiB, key, timeoutMs, signal };
 }

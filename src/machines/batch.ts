@@ -1,7 +1,7 @@
 /**
  * One batch: one type's tasks run back to back on one device, under one lease, so the model
  * loads once. The supervisor reserves the lease and spawns the batch; the batch takes tasks
- * from its type's queue (up to `concurrency` at a time) until the queue is empty, then
+ * from its type's queue (up to its seats at a time) until the queue is empty, then
  * unloads the model and returns the lease.
  *
  *   running ⇄ warm (queue empty: model loaded, lease held, for keepAliveMs) ──(expired, EVICT)─┐
@@ -43,9 +43,12 @@ export interface BatchInput {
   lease: number;
   /** What the lease holds now: the type's budget, or more when the first task overrides it. */
   leaseMiB: number;
-  /** The type's budget: the lease never shrinks below it while the batch lives. */
+  /** The type's budget, once per thread: the lease never shrinks below it while the batch lives. */
   budgetMiB: number;
-  concurrency: number;
+  /** The type's threads, each with a copy of the model: a task that needs more than the budget needs it in each. */
+  threads: number;
+  /** Tasks it runs at once: its threads × the type's concurrency. */
+  seats: number;
   /** After this long of running with its model loaded (from the first task its worker answered; at least 19× the load), yield at a task boundary when another type waits for the VRAM; 0 = never. */
   quantumMs: number;
   /** How long the batch stays warm (model loaded, lease held) once its queue is empty; 0 = end at once. */
@@ -109,16 +112,21 @@ function reportEnded(): void {
 }
 
 /**
- * Whether a batch would start a task needing `needMiB` the moment it were queued: it runs or is
+ * Whether a batch would start a task needing `ownMiB` (0: its type's budget) the moment it were queued: it runs or is
  * warm, a thread seat is free (not only a claim ahead), its lease covers the task and its
  * quantum does not make it yield. A submit that finds its type's queue empty then stores the
  * task as running in the same commit as its insert (SEAT_TAKEN): one commit before it starts, not two.
  */
-export function seatFree(batch: { value: unknown; context: BatchContext }, needMiB: number, nowMs: number, othersWaitFor: (type: string, device: number) => boolean): boolean {
+export function seatFree(batch: { value: unknown; context: BatchContext }, ownMiB: number, nowMs: number, othersWaitFor: (type: string, device: number) => boolean): boolean {
   const { context } = batch;
   if (batch.value !== 'warm' && !(batch.value === 'running' && context.ending === undefined)) return false;
-  if (context.inFlight >= context.concurrency || Math.max(context.budgetMiB, needMiB) > context.leaseMiB) return false;
+  if (context.inFlight >= context.seats || leaseFor(context, ownMiB) > context.leaseMiB) return false;
   return !yieldsTurn(context, context.started, nowMs, othersWaitFor);
+}
+
+/** The lease a batch needs to run a task needing `ownMiB` (see batchNeedMiB). */
+function leaseFor(context: BatchContext, ownMiB: number): number {
+  return Math.max(context.budgetMiB, context.threads * ownMiB);
 }
 
 /** Whether a batch that has started `started` tasks yields now: its quantum is spent and another type waits for its device's VRAM. */
@@ -146,7 +154,7 @@ export function createBatchMachine(deps: BatchDeps) {
             ending = 'yielded';
             break;
           }
-          const needMiB = Math.max(context.budgetMiB, entry.vramMiB);
+          const needMiB = leaseFor(context, entry.vramMiB);
           if (needMiB > leaseMiB) {
             if (!deps.ledger.resize(context.lease, needMiB)) {
               ending = 'blocked';

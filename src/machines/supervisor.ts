@@ -8,6 +8,7 @@
  */
 import { enqueueActions, setup, stopChild, type AnyActorRef } from 'xstate';
 import type { ResolvedType } from '../config.js';
+import { batchNeedMiB, batchSeats } from '../dispatch/batch-need.js';
 import { choosePreemption, PREEMPTING_RANK, type RunningBatch } from '../dispatch/preempt.js';
 import { compareWaiting, decide, type DeviceState, type WaitingType, type WarmBatch } from '../dispatch/rule.js';
 import { PRIORITY_RANK } from '../task.js';
@@ -90,7 +91,7 @@ export function createSupervisor(deps: SupervisorDeps) {
             rank,
             headSeq: entry.seq,
             waitedMs: now - entry.queuedAt,
-            needMiB: Math.max(typeConfig.vramMiB, entry.vramMiB),
+            needMiB: batchNeedMiB(typeConfig, entry.vramMiB),
             yielded: context.yielded.includes(type),
           });
         }
@@ -126,8 +127,9 @@ export function createSupervisor(deps: SupervisorDeps) {
               device,
               lease,
               leaseMiB: decision.mib,
-              budgetMiB: type.vramMiB,
-              concurrency: type.concurrency,
+              budgetMiB: batchNeedMiB(type, 0),
+              threads: type.threads,
+              seats: batchSeats(type),
               quantumMs: deps.scheduling.quantumMs,
               keepAliveMs: type.keepAliveMs,
             },

@@ -11,6 +11,7 @@ import type { ResolvedConfig } from '../config.js';
 import { FreeLane } from '../dispatch/free-lane.js';
 import type { TaskQueues } from '../dispatch/queues.js';
 import { ClaimAhead } from '../dispatch/claim-ahead.js';
+import { batchSeats } from '../dispatch/batch-need.js';
 import { ErrorCode } from '../errors.js';
 import type { Device } from '../gpu/detect.js';
 import { createBatchMachine } from '../machines/batch.js';
@@ -79,9 +80,9 @@ export function wire(
         ),
     },
   });
-  // One thread per GPU type, running `concurrency` tasks at once; the free lane shares its threads.
+  // A GPU type's threads run `concurrency` tasks each; the free lane shares its threads.
   // Each type claims ahead on its own run times: a quick free type must not get a slow one claimed far ahead.
-  const claims = new Map([...config.types.values()].map((t) => [t.name, new ClaimAhead(t.gpu ? t.concurrency : config.freeLaneThreads)]));
+  const claims = new Map([...config.types.values()].map((t) => [t.name, new ClaimAhead(t.gpu ? batchSeats(t) : config.freeLaneThreads)]));
   const claimAhead = (type: string) => claims.get(type)!;
   const run: TaskRunDeps = {
     store,

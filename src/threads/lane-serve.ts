@@ -14,7 +14,7 @@
 import { BroadcastChannel, parentPort, threadId } from 'node:worker_threads';
 import { following, isBefore, LaneBoard, MAX_UNPOSTED } from './lane-board.js';
 import { unpackTask } from './lane-tasks.js';
-import type { LaneReply, LaneReport, LaneTasks, RunMessage, ServeMessage, WorkerReply } from './protocol.js';
+import type { LaneReply, LaneReport, LaneTasks, LaneUnload, RunMessage, ServeMessage, WorkerReply } from './protocol.js';
 
 /**
  * A task that ran shorter than this (ms) is quick: its reply may wait for the end of the turn, or
@@ -30,7 +30,11 @@ const RECENT_DECAY = 0.9;
 /** A reply this old (ms) goes with the next one to end. */
 const MAX_HOLD_MS = 1;
 
-export function serveLane({ firstSeat, seats, lanes, board: buffer, channel: name, quickMs = QUICK_MS }: ServeMessage, run: (task: RunMessage) => Promise<WorkerReply>): Promise<never> {
+export function serveLane(
+  { firstSeat, seats, lanes, board: buffer, channel: name, quickMs = QUICK_MS }: ServeMessage,
+  run: (task: RunMessage) => Promise<WorkerReply>,
+  unload: (type: string) => Promise<void>,
+): Promise<never> {
   const board = LaneBoard.attach(buffer, lanes);
   /** This thread's seats with no task, the lowest last (taken first). */
   const free: number[] = [];
@@ -105,7 +109,12 @@ export function serveLane({ firstSeat, seats, lanes, board: buffer, channel: nam
 
   const channel = new BroadcastChannel(name);
   channel.onmessage = (event) => {
-    const post = (event as { data: LaneTasks }).data;
+    const post = (event as { data: LaneTasks | LaneUnload }).data;
+    if ('unload' in post) {
+      // Its batch has nothing in flight: every thread of the type unloads its own copy of the model.
+      void unload(post.unload).then(() => report({ vramSchedulerLane: 'unloaded', firstSeat, id: post.id }));
+      return;
+    }
     const next = board.next;
     let index = post.first;
     for (let k = 0; k < post.ends.length; k++) {
@@ -116,7 +125,7 @@ export function serveLane({ firstSeat, seats, lanes, board: buffer, channel: nam
     takeNext();
   };
   // Listening now: the main thread posts again the tasks published before this thread started.
-  report({ vramSchedulerLane: 'ready' });
+  report({ vramSchedulerLane: 'ready', firstSeat });
   // Never settles: the thread serves until the pool is destroyed or the thread is terminated.
   return new Promise<never>(() => {});
 }

@@ -1,7 +1,7 @@
 /**
  * A pool's threads, fed through a board (see LaneBoard) instead of one Piscina task per task: the
- * free lane's threads (one task each at a time), or a GPU type's one thread (`perThread` tasks at
- * once, its model loaded once). Each thread has `perThread` seats on the board. Claimed tasks are
+ * free lane's threads (one task each at a time), or a GPU type's threads (`perThread` tasks at
+ * once in each, its model loaded once per thread). Each thread has `perThread` seats on the board. Claimed tasks are
  * published ahead, those of one event-loop turn in one post on the lane's BroadcastChannel (their
  * bytes in shared memory: see lane-tasks.ts), and a thread with a free seat takes the next one for
  * itself: its next task never waits for the main thread, which may be busy committing. Piscina
@@ -15,7 +15,7 @@ import { MAX_CLAIM_AHEAD } from '../dispatch/claim-ahead.js';
 import { ErrorCode } from '../errors.js';
 import { following, LaneBoard } from './lane-board.js';
 import { encodeTask, packTasks } from './lane-tasks.js';
-import type { LaneReport, RunMessage, ServeMessage, WorkerReply } from './protocol.js';
+import type { LaneReport, LaneUnload, RunMessage, ServeMessage, WorkerReply } from './protocol.js';
 
 interface Handed {
   task: RunMessage;
@@ -61,6 +61,11 @@ export class LaneThreads {
   private readonly terminating = new Set<number>();
   /** Threads that died before they listened: started again by the next run (no restart loop). */
   private readonly down = new Set<number>();
+  /** Threads (by number) listening on the lane's channel: an unload waits for each of them. */
+  private readonly listening = new Set<number>();
+  /** Unloads posted and not yet done, by id: the threads still to report theirs. */
+  private readonly unloads = new Map<number, { waiting: Set<number>; done(): void }>();
+  private lastUnload = 0;
   private closed = false;
   /** Seats on the board: threads × perThread. */
   private readonly seats: number;
@@ -88,10 +93,29 @@ export class LaneThreads {
     });
   }
 
+  /**
+   * A GPU type's batch is over: each thread listening runs the handler's `unload()` and forgets its
+   * model. Resolves once each has, or has died (its model went with it). A thread that starts
+   * listening later has loaded nothing.
+   */
+  unload(type: string): Promise<void> {
+    if (this.closed || this.listening.size === 0) return Promise.resolve();
+    const id = ++this.lastUnload;
+    return new Promise<void>((done) => {
+      this.unloads.set(id, { waiting: new Set(this.listening), done });
+      this.channel.postMessage({ unload: type, id } satisfies LaneUnload);
+    });
+  }
+
   /** What a lane thread reported (through Piscina's 'message'). */
   report(message: LaneReport): void {
     if (message.vramSchedulerLane === 'ready') {
+      this.listening.add(this.threadAt(message.firstSeat));
       this.postAgain();
+      return;
+    }
+    if (message.vramSchedulerLane === 'unloaded') {
+      this.unloaded(message.id, this.threadAt(message.firstSeat));
       return;
     }
     for (const { index, reply } of message.replies) {
@@ -108,6 +132,8 @@ export class LaneThreads {
   close(): void {
     this.closed = true;
     this.channel.close();
+    for (const { done } of this.unloads.values()) done();
+    this.unloads.clear();
     const error = new Error('the lane closed before this task was answered');
     for (const handed of [...this.unpublished, ...this.published.values()]) this.settle(handed, error);
     this.unpublished = [];
@@ -122,6 +148,8 @@ export class LaneThreads {
     const started = this.board.threadOf(firstSeat);
     pool.run(message).catch((error: unknown) => {
       if (this.closed) return;
+      this.listening.delete(thread);
+      for (const id of [...this.unloads.keys()]) this.unloaded(id, thread);
       const listened = this.board.threadOf(firstSeat) !== started;
       if (!this.failTaken(thread, error) && !this.terminating.has(thread)) this.options.threadFailed(error);
       this.terminating.delete(thread);
@@ -136,6 +164,18 @@ export class LaneThreads {
         this.published.clear();
       }
     });
+  }
+
+  private threadAt(firstSeat: number): number {
+    return firstSeat / this.options.perThread;
+  }
+
+  /** `thread` has unloaded (or died): the unload is done once no thread is left to. */
+  private unloaded(id: number, thread: number): void {
+    const unload = this.unloads.get(id);
+    if (!unload?.waiting.delete(thread) || unload.waiting.size > 0) return;
+    this.unloads.delete(id);
+    unload.done();
   }
 
   /** Fails the tasks the dead thread had taken, in any of its seats, running or with their replies not posted; true when there were any. */

@@ -1,7 +1,8 @@
 /**
- * Pools own threads. One Piscina pool per GPU type with a single thread, so the type's model
- * is loaded once and stays warm for the batch (its `concurrency` tasks share that thread);
- * one shared pool for the free lane. Each pool's threads take their tasks from a board (LaneThreads).
+ * Pools own threads. One Piscina pool per GPU type, with its `threads` threads (one unless the
+ * type asks for more): each loads the type's model once, and it stays warm for the batch (the
+ * thread's `concurrency` tasks share it); one shared pool for the free lane. Each pool's threads
+ * take their tasks from a board (LaneThreads).
  */
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
@@ -38,7 +39,7 @@ export interface PoolsOptions {
 }
 
 export class Pools {
-  /** Per GPU type, its one-thread pool; and the free lane's shared pool. Each pool's threads take their tasks from its board. */
+  /** Per GPU type, its pool; and the free lane's shared pool. Each pool's threads take their tasks from its board. */
   private readonly gpu = new Map<string, Lane>();
   private freeLane: Lane | undefined;
   private readonly setup: WorkerSetup;
@@ -58,10 +59,9 @@ export class Pools {
     return this.lane(message.type).threads.run(message, stops);
   }
 
-  /** Ends a GPU type's batch in its thread: `unload()` runs and the model is forgotten. */
+  /** Ends a GPU type's batch in each of its threads: `unload()` runs and the model is forgotten. */
   async unload(type: string): Promise<void> {
-    const lane = this.gpu.get(type);
-    if (lane) await lane.pool.run({ op: 'unload', type });
+    await this.gpu.get(type)?.threads.unload(type);
   }
 
   /** Stops every thread. Call after the tasks have finished. */
@@ -77,12 +77,11 @@ export class Pools {
     const type = this.options.types.get(typeName)!;
     if (!type.gpu) {
       const threads = this.options.freeLaneThreads;
-      return (this.freeLane ??= this.laneOf('free', this.create(threads, 1), threads, 1));
+      return (this.freeLane ??= this.laneOf('free', this.create(threads), threads, 1));
     }
     let lane = this.gpu.get(typeName);
     if (!lane) {
-      // Its one Piscina task serves the board; the thread has room for one more: the type's unload.
-      lane = this.laneOf(`gpu-${typeName}`, this.create(1, 2, type.maxHeapMb), 1, type.concurrency);
+      lane = this.laneOf(`gpu-${typeName}`, this.create(type.threads, type.maxHeapMb), type.threads, type.concurrency);
       this.gpu.set(typeName, lane);
     }
     return lane;
@@ -98,14 +97,14 @@ export class Pools {
     return lane;
   }
 
-  private create(threads: number, concurrentTasksPerWorker: number, maxHeapMb?: number): Piscina {
+  private create(threads: number, maxHeapMb?: number): Piscina {
     const pool = new Piscina({
       filename: workerEntry,
       workerData: this.setup,
       // Every thread stays: a retired one would re-import its handler and reload its model.
       minThreads: threads,
       maxThreads: threads,
-      concurrentTasksPerWorker,
+      concurrentTasksPerWorker: 1, // its serve task: the thread's tasks come through the board
       // Idle workers must keep their event loop running (no Atomics.wait between tasks).
       atomics: 'disabled',
       // A thread past its heap limit is terminated (ERR_WORKER_OUT_OF_MEMORY): its tasks fail, a fresh thread replaces it.

@@ -26,12 +26,6 @@ export interface RunMessage {
   resumeFrom?: unknown;
 }
 
-/** The batch is over: run the handler's `unload()` and forget the model. */
-export interface UnloadMessage {
-  op: 'unload';
-  type: string;
-}
-
 /**
  * A thread's one long Piscina task, for as long as the thread lives: it takes claimed tasks from
  * its pool's board (see LaneBoard), as they are posted on the lane's BroadcastChannel, into its
@@ -49,8 +43,11 @@ export interface ServeMessage {
   quickMs?: number;
 }
 
-/** What Piscina hands a worker: its serve task, or its type's unload. Tasks themselves come through the board. */
-export type WorkerMessage = UnloadMessage | ServeMessage;
+/** Main → a GPU type's threads, on the lane's channel: the batch is over; each thread runs the handler's `unload()`, forgets the model and reports `unloaded` with this id. */
+export interface LaneUnload {
+  unload: string;
+  id: number;
+}
 
 /**
  * Main → a pool's threads, on the lane's channel: tasks published on the board at `first`,
@@ -62,8 +59,15 @@ export interface LaneTasks {
   ends: number[];
 }
 
-/** A pool's thread → main (through Piscina's 'message'): it listens now (`ready`), or the replies of tasks it finished, each with its board index. */
-export type LaneReport = { vramSchedulerLane: 'ready' } | { vramSchedulerLane: 'replies'; replies: LaneReply[] };
+/**
+ * A pool's thread (named by its first seat) → main, through Piscina's 'message': it listens now
+ * (`ready`), it has unloaded its model (`unloaded`, see LaneUnload), or the replies of tasks it
+ * finished, each with its board index.
+ */
+export type LaneReport =
+  | { vramSchedulerLane: 'ready'; firstSeat: number }
+  | { vramSchedulerLane: 'unloaded'; firstSeat: number; id: number }
+  | { vramSchedulerLane: 'replies'; replies: LaneReply[] };
 
 export interface LaneReply {
   index: number;

@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import { ErrorCode, SchedulerError } from '../errors.js';
 import { gbToMiB } from '../units.js';
 import { isHandler, type Handler, type TaskContext, type TaskDevice, type TaskVram } from './handler.js';
-import type { RunMessage, WorkerMessage, WorkerReply, WorkerSetup } from './protocol.js';
+import type { RunMessage, ServeMessage, WorkerReply, WorkerSetup } from './protocol.js';
 import { VramLedger } from './vram-ledger.js';
 import { connectAppCalls, type AppPortMessage } from './app-calls.js';
 import { ProgressReporter } from './progress.js';
@@ -46,8 +46,9 @@ const app = connectAppCalls(appChannel.port1);
 /** Per type: the handler and its loaded model in this thread (or the load failure, kept for the batch). */
 const warm = new Map<string, Promise<Warm>>();
 
-export default function handle(message: WorkerMessage): Promise<WorkerReply> {
-  return message.op === 'serve' ? serveLane(message, run) : unload(message.type);
+/** Piscina's one task per thread: serve the pool's board for as long as the thread lives. */
+export default function handle(message: ServeMessage): Promise<never> {
+  return serveLane(message, run, unload);
 }
 
 async function run(message: RunMessage): Promise<WorkerReply> {
@@ -154,17 +155,17 @@ async function importHandler(type: string): Promise<Handler> {
   return module.default;
 }
 
-async function unload(type: string): Promise<WorkerReply> {
+/** The batch is over: the handler's `unload()` runs and this thread forgets the model. */
+async function unload(type: string): Promise<void> {
   const ready = warm.get(type);
   warm.delete(type);
-  if (!ready) return { ok: true, value: undefined };
+  if (!ready) return;
   try {
     const { handler, model } = await ready;
     await handler.unload?.(model);
   } catch (error) {
     log.warn({ type, err: error }, 'unloading the model failed');
   }
-  return { ok: true, value: undefined };
 }
 
 /** VRAM a task grows beyond its batch's lease, tagged with the task so a crash can return it. */

@@ -84,6 +84,11 @@ const badOptions: OptionsRow[] = [
     (maxHeapMb): OptionsRow => [`maxHeapMb ${String(maxHeapMb)} (${typeof maxHeapMb})`, (d) => ({ ...base(d), types: { echo: { handler: echo, vramGb: 1, maxHeapMb } } })],
   ),
   ['maxHeapMb on a free-lane type', (d) => ({ ...base(d), types: { echo: { handler: echo, gpu: false, maxHeapMb: 64 } } })],
+  ...([0, -1, 1.5, 65, Number.NaN, '2'] as unknown[]).map(
+    (threads): OptionsRow => [`threads ${String(threads)} (${typeof threads})`, (d) => ({ ...base(d), types: { echo: { handler: echo, vramGb: 1, threads } } })],
+  ),
+  ['threads on a free-lane type', (d) => ({ ...base(d), types: { echo: { handler: echo, gpu: false, threads: 2 } } })],
+  ['threads × concurrency past a board\'s seats', (d) => ({ ...base(d), types: { echo: { handler: echo, vramGb: 1, threads: 64, concurrency: 16 } } })],
   ['gpu "no"', (d) => ({ ...base(d), types: { echo: { handler: echo, gpu: 'no' } } })],
   ...([Number.NaN, -8, 0, Number.POSITIVE_INFINITY, '24'] as unknown[]).map(
     (vramGb): OptionsRow => [`device vramGb ${String(vramGb)} (${typeof vramGb})`, (d) => ({ ...base(d), devices: [{ id: 'gpu0', vramGb }] })],

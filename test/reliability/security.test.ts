@@ -57,6 +57,7 @@ describe('a payload cannot name code to load', () => {
       { handler: evil, type: 'evil', filename: evil, module: evilUrl, import: evilUrl },
       { op: 'run', type: 'evil', handlers: { echo: evilUrl, cpu: evilUrl } },
       { op: 'unload', type: 'echo' },
+      { unload: 'echo', id: 1 },
       { constructor: { prototype: { handler: evilUrl } } },
     ];
     // An own `__proto__` key (as JSON.parse makes it) must not reach any prototype either.

@@ -45,7 +45,7 @@ describe('resolveConfig: defaults and top level', () => {
     expect(config).toMatchObject({ dataDir: path.resolve('.vram-scheduler'), maxQueueDepth: 500, serviceName: 'vram-scheduler', freeLaneThreads: os.availableParallelism() });
     expect(config.devices).toBeUndefined();
     expect(config.types.get('cover_letter')).toEqual({
-      name: 'cover_letter', handlerUrl: pathToFileURL(HANDLER).href, gpu: true, vramMiB: 4096, budgetGb: 4, budgetSource: 'options', concurrency: 1, timeoutMs: 0,
+      name: 'cover_letter', handlerUrl: pathToFileURL(HANDLER).href, gpu: true, vramMiB: 4096, budgetGb: 4, budgetSource: 'options', concurrency: 1, threads: 1, timeoutMs: 0,
       retries: 0, retryBackoffMs: 1000, idempotent: false, preemptible: false, keepAliveMs: 300_000, kvGbPer1kTokens: 0, ramGb: 0,
     });
     expect(config.scheduling).toEqual({ priorityScheduling: true, agingMs: 60_000, starvationMs: 120_000, quantumMs: 60_000, cancelGraceMs: 5_000, policy: 'queue', maxWaitMs: 0, preemption: false });
@@ -129,6 +129,15 @@ describe('resolveConfig: types', () => {
     expect(config.types.get('t')).toMatchObject({ maxHeapMb: 16 });
     await rejects(base({ types: { t: { handler: HANDLER, maxHeapMb: 15 } } }), '`options.types.t.maxHeapMb`', '>= 16');
     await rejects(base({ types: { t: { handler: HANDLER, gpu: false, maxHeapMb: 64 } } }), '`options.types.t.maxHeapMb`', 'free-lane');
+  });
+
+  it('passes threads through for a GPU type; refuses it out of range, on a free-lane type, or past a board\'s seats, saying why', async () => {
+    const config = await resolveConfig(base({ types: { t: { handler: HANDLER, vramGb: 1, threads: 4, concurrency: 255 }, cpu: { handler: HANDLER, gpu: false } } }));
+    expect(config.types.get('t')).toMatchObject({ threads: 4, concurrency: 255 });
+    expect(config.types.get('cpu')).toMatchObject({ threads: 1 });
+    for (const threads of [0, 1.5, 65, '2']) await rejects(base({ types: { t: { handler: HANDLER, threads } } }), '`options.types.t.threads`', '<= 64');
+    await rejects(base({ types: { t: { handler: HANDLER, gpu: false, threads: 2 } } }), '`options.types.t.threads`', 'freeLaneThreads');
+    await rejects(base({ types: { t: { handler: HANDLER, threads: 4, concurrency: 256 } } }), '`options.types.t.threads`', 'at most 3 with concurrency 256');
   });
 
   it('accepts concurrency 256 and gpu false', async () => {

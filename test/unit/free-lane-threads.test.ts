@@ -30,7 +30,7 @@ afterEach(async () => {
 /** `quickMs`: Infinity makes every task count as quick, so a thread always holds replies for the end of its turn. */
 function lane(threads: number, handler: string, names = ['chores'], quickMs?: number) {
   const type = (name: string): ResolvedType => ({
-    name, handlerUrl: pathToFileURL(fixture(handler)).href, gpu: false, vramMiB: 0, budgetSource: 'none', concurrency: 1, timeoutMs: 0,
+    name, handlerUrl: pathToFileURL(fixture(handler)).href, gpu: false, vramMiB: 0, budgetSource: 'none', concurrency: 1, threads: 1, timeoutMs: 0,
     retries: 0, retryBackoffMs: 0, idempotent: false, preemptible: false, keepAliveMs: 0, kvGbPer1kTokens: 0, ramGb: 0,
   });
   const failures: unknown[] = [];

@@ -5,10 +5,13 @@
  * next task runs in a fresh thread.
  */
 import { pathToFileURL } from 'node:url';
+import { BroadcastChannel } from 'node:worker_threads';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ResolvedType } from '../../dist/config.js';
 import { StopTrigger } from '../../dist/actors/task-controls.js';
 import { Pools } from '../../dist/threads/pools.js';
+import { LaneThreads } from '../../dist/threads/lane-threads.js';
+import type { LaneReport } from '../../dist/threads/protocol.js';
 import { VramLedger } from '../../dist/threads/vram-ledger.js';
 import { Gate } from '../support/gate.js';
 import { fixture } from '../support/scheduler.js';
@@ -20,7 +23,7 @@ afterEach(async () => {
 
 function poolsFor(type: Partial<ResolvedType>) {
   const resolved: ResolvedType = {
-    name: 't', handlerUrl: pathToFileURL(fixture('error-after-result.mjs')).href, gpu: true, vramMiB: 1024, budgetSource: 'options', concurrency: 1, timeoutMs: 0,
+    name: 't', handlerUrl: pathToFileURL(fixture('error-after-result.mjs')).href, gpu: true, vramMiB: 1024, budgetSource: 'options', concurrency: 1, threads: 1, timeoutMs: 0,
     retries: 0, retryBackoffMs: 0, idempotent: false, preemptible: false, keepAliveMs: 0, kvGbPer1kTokens: 0, ramGb: 0, ...type,
   };
   const gone: number[] = [];
@@ -40,7 +43,7 @@ function poolsFor(type: Partial<ResolvedType>) {
   open.push(pools);
   let seq = 0;
   const run = (payload: unknown, hardStop?: StopTrigger) => pools.run({ op: 'run', taskId: `task-${++seq}`, seq, type: 't', payload }, hardStop && { asked: new StopTrigger(), hardStop });
-  return { run, failure, gone };
+  return { run, failure, gone, pools };
 }
 
 describe('a thread that dies between tasks', () => {
@@ -125,5 +128,61 @@ describe('a GPU type\'s thread with `concurrency` seats', () => {
     for (const task of both) await expect(task).rejects.toThrow(/memory/);
     await vi.waitFor(() => expect(gone).toHaveLength(1));
     expect(await run({})).toMatchObject({ ok: true, value: 'ok' });
+  });
+});
+
+describe('a GPU type with threads: 2', () => {
+  it('runs a task in each thread; a hard stop ends only its own thread\'s task', async () => {
+    const gate = new Gate();
+    try {
+      const { run } = poolsFor({ handlerUrl: pathToFileURL(fixture('gated-handler.mjs')).href, threads: 2 });
+      const stopA = new StopTrigger();
+      const a = run({ tag: 'a' }, stopA);
+      const b = run({ tag: 'b' });
+      const started = await gate.waitForStarted(2);
+      expect(started[0]!.thread).not.toBe(started[1]!.thread);
+      stopA.abort('cancelled');
+      await expect(a).rejects.toThrow();
+      gate.release('b');
+      expect(await b).toMatchObject({ ok: true, value: { tag: 'b' } });
+    } finally {
+      gate.releaseAll();
+      gate.close();
+    }
+  });
+
+  it('unload() resolves only once every thread has unloaded its copy of the model', async () => {
+    const channel = new BroadcastChannel('vram-scheduler-test-unload');
+    const ran: number[] = [];
+    const unloading: number[] = [];
+    channel.onmessage = (event) => {
+      const data = (event as { data: { ran?: string; unloading?: number; thread?: number } }).data;
+      if (data.ran !== undefined) ran.push(data.thread!);
+      if (data.unloading !== undefined) unloading.push(data.unloading);
+    };
+    const reports = vi.spyOn(LaneThreads.prototype, 'report');
+    const unloadedReports = () => reports.mock.calls.filter(([m]) => (m as LaneReport).vramSchedulerLane === 'unloaded').length;
+    try {
+      const { run, pools } = poolsFor({ handlerUrl: pathToFileURL(fixture('unload-gated-handler.mjs')).href, threads: 2 });
+      const tasks = [run({ tag: 'a' }), run({ tag: 'b' })];
+      await vi.waitFor(() => expect(new Set(ran).size).toBe(2)); // one task held in each thread: both loaded the model
+      channel.postMessage({ release: 'run' });
+      await Promise.all(tasks);
+      let unloaded = false;
+      const unload = pools.unload('t').then(() => (unloaded = true));
+      await vi.waitFor(() => expect(new Set(unloading)).toEqual(new Set(ran)));
+      channel.postMessage({ release: 'unload', thread: unloading[0] });
+      await vi.waitFor(() => expect(unloadedReports()).toBe(1));
+      await new Promise((resolve) => setImmediate(resolve)); // what that report settles has settled by now
+      expect(unloaded).toBe(false); // the other thread still holds its copy
+      channel.postMessage({ release: 'unload', thread: unloading[1] });
+      await unload;
+      expect(unloadedReports()).toBe(2);
+    } finally {
+      reports.mockRestore();
+      channel.postMessage({ release: 'run' });
+      channel.postMessage({ release: 'unload' });
+      channel.close();
+    }
   });
 });
