@@ -6,8 +6,9 @@ import { createScheduler } from 'vram-scheduler';
 const handler = new URL('./noop-handler.mjs', import.meta.url);
 
 /**
- * `lane` 'free': a `gpu: false` type with `threads` free-lane threads; 'gpu': one GPU type whose one
- * thread runs `threads` tasks at once. `window`: tasks in flight at most (the queue holds twice that).
+ * `lane` 'free': a `gpu: false` type with `threads` free-lane threads; 'gpu': one GPU type with
+ * `threads` threads (a copy of the model in each), one task at a time in each. `window`: tasks in
+ * flight at most (the queue holds twice that).
  */
 export function benchScheduler(lane, { dataDir, threads, window }) {
   return createScheduler({
@@ -16,7 +17,7 @@ export function benchScheduler(lane, { dataDir, threads, window }) {
     maxQueueDepth: window * 2,
     freeLaneThreads: threads,
     devices: [{ id: 'gpu0', vramGb: 24 }],
-    types: { work: lane === 'gpu' ? { handler, vramGb: 1, concurrency: threads } : { handler, gpu: false } },
+    types: { work: lane === 'gpu' ? { handler, vramGb: 1, threads } : { handler, gpu: false } },
   });
 }
 

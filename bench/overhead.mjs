@@ -8,8 +8,8 @@
 //   bullmq        BullMQ on a local redis-server (started here, stopped after), a Worker with
 //                 concurrency T running a sandboxed processor in worker threads
 //   sched-free    this scheduler's free lane (gpu: false, freeLaneThreads: T), LMDB-durable
-//   sched-gpu     one GPU type with concurrency T on one simulated device (its one thread runs T
-//                 tasks at once: with CPU-bound work it uses one core where the others use T)
+//   sched-gpu     one GPU type with threads: T on one simulated device (T threads, each with its
+//                 own copy of the model, one task at a time in each)
 // Then, idle: one task at a time (window 1), for the submit → start latency of a lone task.
 // Every run of a contender is a fresh Node process (this script, with --child), so none inherits
 // another's heap, threads or timers.
@@ -233,7 +233,7 @@ const report = {
     'ratios: tasks/s of each contender ÷ raw-piscina, and ÷ bullmq, taken within each repetition; the median over the repetitions (ratioRanges: the lowest and highest); figures: per contender, medians over the repetitions (repetitions: every run)',
     'sched-* write every task to LMDB (submit resolves once committed and flushed; the task is marked running durably before its handler starts; its outcome is committed before wait() resolves)',
     'bullmq runs on redis-server in memory only (no RDB snapshots, no AOF): nothing of it is durable, unlike sched-*',
-    'sched-gpu runs its tasks in ONE thread (concurrency T): with CPU-bound work it uses one core, the others use T',
+    'sched-gpu is one GPU type with threads: T (concurrency 1): T threads like the others, each with its own copy of the model, under a lease of T × its budget',
     `cpuUsPerTask: CPU time during the timed run ÷ tasks finished, µs (a capped run: until the tasks in flight at the cap have settled too, ÷ every task started); "-" where it could not be read: "all" = every thread of the contender's process (main, workers, LMDB and libuv threads, GC) plus redis-server's for bullmq; "main" = the main thread alone (Linux only, 10 ms ticks). With ${os.availableParallelism()} CPUs, a rate of R tasks/s leaves ${os.availableParallelism()}e6 / R µs of CPU per task: what a contender uses beyond its tasks' own work is what slows it`,
     ...notes,
   ],

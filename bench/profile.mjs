@@ -7,7 +7,7 @@
 // Areas: this package (dist/), LMDB and msgpack, Piscina, XState, other libraries, Node's own code,
 // the bench's driver, GC, native work with no JS frame ("program") and idle (waiting in the event loop).
 // Then the bytes the main thread allocates on V8's heap per task, by function, in a second timed run.
-// Rounds: free lane no-op, free lane --cpu-ms, one GPU type no-op. Writes bench/results/profile.{json,md}.
+// Rounds: free lane no-op, free lane --cpu-ms, one GPU type no-op, one GPU type --cpu-ms. Writes bench/results/profile.{json,md}.
 import { Session } from 'node:inspector/promises';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -143,6 +143,7 @@ const rounds = [];
 rounds.push(await round('free lane, no-op', 'free', 0, options.tasks));
 if (options.cpuMs > 0) rounds.push(await round(`free lane, ${options.cpuMs} ms CPU`, 'free', options.cpuMs, Math.max(1, Math.round(options.tasks / (5 * options.cpuMs)))));
 rounds.push(await round('one GPU type, no-op', 'gpu', 0, options.tasks));
+if (options.cpuMs > 0) rounds.push(await round(`one GPU type, ${options.cpuMs} ms CPU`, 'gpu', options.cpuMs, Math.max(1, Math.round(options.tasks / (5 * options.cpuMs)))));
 for (const r of rounds) printRound(r);
 
 const report = {

@@ -92,6 +92,7 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
   private readonly freeLane: FreeLane;
   private readonly runTask: (input: RunTaskInput) => Promise<TaskRan>;
   private readonly takeSeat: Wiring['takeSeat'];
+  private readonly takenLater: Wiring['takenLater'];
   private readonly supervisor: Actor<SupervisorMachine>;
   private readonly controls: TaskControls;
   private readonly admission = new Admission();
@@ -149,6 +150,7 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
     this.freeLane = parts.freeLane;
     this.runTask = parts.runTask;
     this.takeSeat = parts.takeSeat;
+    this.takenLater = parts.takenLater;
     this.supervisor = parts.supervisor;
     this.largestDeviceMiB = largestCapacity(devices);
     this.retention = new Retention(store, config.retain, config.logger);
@@ -241,7 +243,7 @@ export class Scheduler<T extends TaskMap<T> = AnyTasks> extends EventEmitter {
     }
     this.notify('task:queued', { id, type, priority, seq: entry.seq });
     if (seat && claimed) seat.adopt(this.runTask({ entry, device: seat.device, claimed }));
-    else this.wake.request(this.config.types.get(type)!.gpu);
+    else if (!this.takenLater(type)) this.wake.request(this.config.types.get(type)!.gpu);
     if (signal) this.signals.link(id, signal);
     return { id, isNew: true };
   }

@@ -36,6 +36,32 @@ export interface SubmitSeatDeps {
   othersWaitFor(type: string, device: number): boolean;
   /** Asks a running task to stop for preemption (it goes back in line). */
   preempt(id: string): void;
+  /** Tasks a batch of `type` may hold claimed or running at once. */
+  inFlightLimit(type: string): number;
+}
+
+type BatchState = { status: string; value: unknown; context: BatchContext };
+
+/** The live batch of a GPU type, with its state, if there is one. */
+function batchOf(deps: SubmitSeatDeps, type: string): { batch: AnyActorRef; state: BatchState } | undefined {
+  const supervisor = deps.supervisor.getSnapshot();
+  const id = supervisor.context.batches[type];
+  const batch: AnyActorRef | undefined = id === undefined ? undefined : supervisor.children[id];
+  const state = batch?.getSnapshot() as BatchState | undefined;
+  return batch && state?.status === 'active' ? { batch, state } : undefined;
+}
+
+/**
+ * Whether a task of `type` just queued will be taken by its type's batch without a wake: the
+ * batch runs, is not ending, and holds as many tasks as it may, so it takes the next queued one
+ * when one of them ends. Under load most submits find it so, and a wake would cost the
+ * supervisor's dispatch and the batch's fill an event each for nothing.
+ */
+export function batchTakesLater(deps: SubmitSeatDeps, type: string): boolean {
+  const found = deps.isGpu(type) ? batchOf(deps, type) : undefined;
+  if (!found || found.state.value !== 'running') return false;
+  const { context } = found.state;
+  return context.ending === undefined && context.inFlight >= deps.inFlightLimit(type);
 }
 
 /** Takes a seat for `entry` if its lane has one now; the caller then adopts or gives it back. */
@@ -46,11 +72,9 @@ export function takeSubmitSeat(deps: SubmitSeatDeps, entry: QueueEntry): SubmitS
     return { device: undefined, adopt: (running) => freeLane.adopt(running), giveBack: () => freeLane.giveBack() };
   }
   if (deps.queues.depth(entry.type) > 0) return undefined;
-  const supervisor = deps.supervisor.getSnapshot();
-  const id = supervisor.context.batches[entry.type];
-  const batch: AnyActorRef | undefined = id === undefined ? undefined : supervisor.children[id];
-  const state = batch?.getSnapshot() as { status: string; value: unknown; context: BatchContext } | undefined;
-  if (!batch || state?.status !== 'active' || !seatFree(state, entry.vramMiB, Date.now(), deps.othersWaitFor)) return undefined;
+  const found = batchOf(deps, entry.type);
+  if (!found || !seatFree(found.state, entry.vramMiB, Date.now(), deps.othersWaitFor)) return undefined;
+  const { batch, state } = found;
   batch.send({ type: 'SEAT_TAKEN', rank: PRIORITY_RANK[entry.priority] });
   const done = (ran: TaskRan) => taskEnded(batch, ran);
   const adopt = (running: Promise<TaskRan>) => {

@@ -24,7 +24,7 @@ import { VramLedger } from '../threads/vram-ledger.js';
 import { hasFreeRam, mibToGb } from '../units.js';
 import type { QueueEntry } from '../task.js';
 import type { Notify } from './notify.js';
-import { takeSubmitSeat, type SubmitSeat } from './submit-seat.js';
+import { batchTakesLater, takeSubmitSeat, type SubmitSeat } from './submit-seat.js';
 
 export interface WiringHooks extends Pick<TaskRunDeps, 'started' | 'finished' | 'recorded' | 'retry' | 'preempted' | 'broken'> {
   /** A handler's ctx.progress(). */
@@ -47,6 +47,8 @@ export interface Wiring {
   runTask(input: RunTaskInput): Promise<TaskRan>;
   /** A seat for a task being submitted, when its lane would start it at once (see SubmitSeat). */
   takeSeat(entry: QueueEntry): SubmitSeat | undefined;
+  /** Whether a task of `type` just queued is taken by its running batch without a wake (see batchTakesLater). */
+  takenLater(type: string): boolean;
   /** Created, not started. */
   supervisor: Actor<SupervisorMachine>;
 }
@@ -141,6 +143,15 @@ export function wire(
     }),
     { inspect },
   );
-  const seats = { queues, freeLane, freeLaneThreads: config.freeLaneThreads, supervisor, isGpu: (type: string) => config.types.get(type)!.gpu, othersWaitFor: othersWait, preempt: (id: string) => void controls.stop(id, 'preempted') };
-  return { controls, ledger, pools, freeLane, runTask, takeSeat: (entry) => takeSubmitSeat(seats, entry), supervisor };
+  const seats = {
+    queues,
+    freeLane,
+    freeLaneThreads: config.freeLaneThreads,
+    supervisor,
+    isGpu: (type: string) => config.types.get(type)!.gpu,
+    othersWaitFor: othersWait,
+    preempt: (id: string) => void controls.stop(id, 'preempted'),
+    inFlightLimit: (type: string) => claimAhead(type).limit,
+  };
+  return { controls, ledger, pools, freeLane, runTask, takeSeat: (entry) => takeSubmitSeat(seats, entry), takenLater: (type) => batchTakesLater(seats, type), supervisor };
 }

@@ -106,3 +106,20 @@ it('a seated submit whose insert fails is not counted among its batch\'s tasks',
   await s.close();
   expect(ended).toEqual([1]);
 });
+
+it('a task queued behind a seat still starts at once when its batch has room; a full batch takes it when a seat frees', async () => {
+  const gate = openGate();
+  const s = await start({ types: { llm: { handler: fixture('gated-handler.mjs'), vramGb: 4, keepAliveMs: 60_000, concurrency: 3 } } });
+  const a = await s.submit('llm', { tag: 'a' });
+  await gate.waitForStarted(1);
+  // b takes a seat; c, submitted while b's insert is written, is queued: the batch must hear of it.
+  const [b, c] = await Promise.all([s.submit('llm', { tag: 'b' }), s.submit('llm', { tag: 'c' })]);
+  expect((await gate.waitForStarted(3)).map((t) => t.started)).toEqual(['a', 'b', 'c']);
+  // Now the batch holds all it may: d waits, unannounced, for the first seat to free.
+  const d = await s.submit('llm', { tag: 'd' });
+  expect(s.snapshot().queues).toEqual({ llm: 1 });
+  gate.release('b');
+  expect((await gate.waitForStarted(4))[3]!.started).toBe('d');
+  gate.releaseAll();
+  for (const { id } of [a, b, c, d]) expect(await s.wait(id)).toMatchObject({ status: 'succeeded' });
+});
