@@ -12,7 +12,7 @@
  *      (and reserved = batch leases + what running tasks grew through ctx.vram)
  *   3. FIFO: within a type, no task is claimed (task:started: stored as running, before a thread
  *      takes it) while an older one of the same or a more urgent priority is still queued; a batch
- *      at rest holds claimed tasks only behind one the test holds
+ *      at rest holds claimed tasks only behind ones the test holds, one in each of its threads
  *   4. nothing lost, nothing twice: every acknowledged task ends exactly once, as the test ended
  *      it; none starts twice; results survive a restart (close + reopen on the same dataDir)
  *   5. no deadlock: once settled, no type without a batch fits in the free VRAM (else the
@@ -59,7 +59,8 @@ const SETTLE_LIMIT_MS = 15_000;
 
 interface World {
   devices: { id: string; vramGb: number }[];
-  types: { name: string; vramGb: number; preemptible: boolean }[];
+  /** `threads`: the type's threads, each with a copy of the model (a batch reserves threads × the need). */
+  types: { name: string; vramGb: number; preemptible: boolean; threads: number }[];
   /** The scheduler's `preemption` option. */
   preemption: boolean;
   maxQueueDepth: number;
@@ -227,7 +228,7 @@ function options(world: World, dataDir: string): SchedulerOptions {
     quantumMs: 0,
     cancelGraceMs: CANCEL_GRACE_MS,
     preemption: world.preemption,
-    types: Object.fromEntries(world.types.map((t) => [t.name, { handler, vramGb: t.vramGb, preemptible: t.preemptible, keepAliveMs: world.keepAlive ? KEEP_ALIVE_MS : 0 }])),
+    types: Object.fromEntries(world.types.map((t) => [t.name, { handler, vramGb: t.vramGb, preemptible: t.preemptible, threads: t.threads, keepAliveMs: world.keepAlive ? KEEP_ALIVE_MS : 0 }])),
   };
 }
 
@@ -437,16 +438,21 @@ function unsettled(model: Model, snapshot: SchedulerSnapshot): string | undefine
   if (preempting.length > 0) return `waiting for preempted ${preempting.map((t) => t.tag).join(', ')} to be queued again`;
   const running = model.inStatus('running');
   for (const b of snapshot.batches) {
-    const idle = model.queue(b.type).length === 0 && !running.some((t) => t.type === b.type);
-    if (b.state !== 'running' && !(b.state === 'warm' && idle)) return `batch ${b.type} is ${b.state}`;
+    const held = running.filter((t) => t.type === b.type).length;
+    const idle = model.queue(b.type).length === 0 && held === 0;
+    // With preemption off (and no quantum here) a batch finishes early only when blocked: its next task needs VRAM it cannot
+    // grow to. With every task in flight one the test holds, it waits for the test.
+    const finishingHeld = !model.world.preemption && b.state === 'finishing' && held > 0 && b.running === held;
+    if (b.state !== 'running' && !(b.state === 'warm' && idle) && !finishingHeld) return `batch ${b.type} is ${b.state}`;
   }
   const claimed = model.inStatus('claimed');
   for (const b of snapshot.batches) {
     const started = running.filter((t) => t.type === b.type).length;
     const waiting = claimed.filter((t) => t.type === b.type).length;
     if (b.running !== started + waiting) return `batch ${b.type} has ${b.running} in flight, ${started} started and ${waiting} claimed`;
-    // A claimed task waits for nothing but a free thread: at rest only behind one the test holds (one thread per batch here).
-    if (waiting > 0 && started === 0) return `batch ${b.type} has ${waiting} claimed and none started`;
+    // A claimed task waits for nothing but a free thread: at rest only while the test holds a task in each of the batch's threads (one seat each here).
+    const threads = model.world.types.find((t) => t.name === b.type)!.threads;
+    if (waiting > 0 && started < threads) return `batch ${b.type} has ${waiting} claimed and ${started} started in its ${threads} threads`;
   }
   for (const { name } of model.world.types) {
     if (snapshot.queues[name] !== model.queue(name).length) return `queue ${name} holds ${snapshot.queues[name]}, the model ${model.queue(name).length}`;
@@ -537,7 +543,7 @@ class SubmitCommand implements fc.AsyncCommand<Model, Real> {
   }
   private async submit(model: Model, real: Real, { typeIndex, priority, vramGb, growGb, timed, quick, ignoreAbort, checkpoint }: SubmitItem): Promise<void> {
     const type = model.world.types[typeIndex % model.world.types.length]!;
-    const needMiB = Math.max(mib(type.vramGb), vramGb === undefined ? 0 : mib(vramGb));
+    const needMiB = type.threads * Math.max(mib(type.vramGb), vramGb === undefined ? 0 : mib(vramGb));
     const largest = Math.max(...model.world.devices.map((d) => mib(d.vramGb)));
     const refusal = needMiB > largest ? 'BUDGET_EXCEEDS_DEVICES' : model.queue(type.name).length >= model.world.maxQueueDepth ? 'QUEUE_FULL' : undefined;
     const growMiB = growGb === undefined ? 0 : mib(growGb);
@@ -645,8 +651,13 @@ const worldArb: fc.Arbitrary<World> = fc
   preemption: fc.boolean(),
   /** Bit i: type i is preemptible (with preemption off too: then nothing may be interrupted). */
   preemptibleMask: fc.nat(7),
+  /** The type that runs two threads (a copy of the model in each), if any: 3 = none. */
+  twoThreads: fc.constantFrom(0, 0, 1, 2, 3),
   })
-  .map(({ types, preemptibleMask, ...world }) => ({ ...world, types: types.map((vramGb, i) => ({ name: `llm-${'abc'[i]}`, vramGb, preemptible: ((preemptibleMask >> i) & 1) === 1 })) }));
+  .map(({ types, preemptibleMask, twoThreads, ...world }) => ({
+    ...world,
+    types: types.map((vramGb, i) => ({ name: `llm-${'abc'[i]}`, vramGb, preemptible: ((preemptibleMask >> i) & 1) === 1, threads: i === twoThreads ? 2 : 1 })),
+  }));
 
 const submitArbWith = (priority: fc.Arbitrary<Priority>) => fc
   .array(
@@ -687,7 +698,7 @@ const preemptingWorldArb: fc.Arbitrary<World> = fc
   .record({ cardGb: fc.constantFrom(8, 10), types: fc.array(fc.constantFrom(5, 6, 8), { minLength: 2, maxLength: 3 }), keepAlive: fc.boolean() })
   .map(({ cardGb, types, keepAlive }) => ({
     devices: [{ id: 'gpu0', vramGb: cardGb }],
-    types: types.map((vramGb, i) => ({ name: `llm-${'abc'[i]}`, vramGb, preemptible: true })),
+    types: types.map((vramGb, i) => ({ name: `llm-${'abc'[i]}`, vramGb, preemptible: true, threads: 1 })),
     maxQueueDepth: 100,
     keepAlive,
     preemption: true,
