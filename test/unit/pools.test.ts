@@ -5,7 +5,6 @@
  * next task runs in a fresh thread.
  */
 import { pathToFileURL } from 'node:url';
-import { BroadcastChannel } from 'node:worker_threads';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ResolvedType } from '../../dist/config.js';
 import { StopTrigger } from '../../dist/actors/task-controls.js';
@@ -14,6 +13,7 @@ import { LaneThreads } from '../../dist/threads/lane-threads.js';
 import type { LaneReport } from '../../dist/threads/protocol.js';
 import { VramLedger } from '../../dist/threads/vram-ledger.js';
 import { Gate } from '../support/gate.js';
+import { UnloadGate } from '../support/unload-gate.js';
 import { fixture } from '../support/scheduler.js';
 
 const open: Pools[] = [];
@@ -152,37 +152,29 @@ describe('a GPU type with threads: 2', () => {
   });
 
   it('unload() resolves only once every thread has unloaded its copy of the model', async () => {
-    const channel = new BroadcastChannel('vram-scheduler-test-unload');
-    const ran: number[] = [];
-    const unloading: number[] = [];
-    channel.onmessage = (event) => {
-      const data = (event as { data: { ran?: string; unloading?: number; thread?: number } }).data;
-      if (data.ran !== undefined) ran.push(data.thread!);
-      if (data.unloading !== undefined) unloading.push(data.unloading);
-    };
+    const gate = new UnloadGate();
+    const { ran, unloading } = gate;
     const reports = vi.spyOn(LaneThreads.prototype, 'report');
     const unloadedReports = () => reports.mock.calls.filter(([m]) => (m as LaneReport).vramSchedulerLane === 'unloaded').length;
     try {
       const { run, pools } = poolsFor({ handlerUrl: pathToFileURL(fixture('unload-gated-handler.mjs')).href, threads: 2 });
       const tasks = [run({ tag: 'a' }), run({ tag: 'b' })];
       await vi.waitFor(() => expect(new Set(ran).size).toBe(2)); // one task held in each thread: both loaded the model
-      channel.postMessage({ release: 'run' });
+      gate.releaseRuns();
       await Promise.all(tasks);
       let unloaded = false;
       const unload = pools.unload('t').then(() => (unloaded = true));
       await vi.waitFor(() => expect(new Set(unloading)).toEqual(new Set(ran)));
-      channel.postMessage({ release: 'unload', thread: unloading[0] });
+      gate.releaseUnload(unloading[0]);
       await vi.waitFor(() => expect(unloadedReports()).toBe(1));
       await new Promise((resolve) => setImmediate(resolve)); // what that report settles has settled by now
       expect(unloaded).toBe(false); // the other thread still holds its copy
-      channel.postMessage({ release: 'unload', thread: unloading[1] });
+      gate.releaseUnload(unloading[1]);
       await unload;
       expect(unloadedReports()).toBe(2);
     } finally {
       reports.mockRestore();
-      channel.postMessage({ release: 'run' });
-      channel.postMessage({ release: 'unload' });
-      channel.close();
+      gate.close();
     }
   });
 });

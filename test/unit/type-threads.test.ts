@@ -3,10 +3,10 @@
  * tasks, so the batch reserves the budget once per thread; the batch ends, and its lease returns,
  * only once every thread has unloaded its copy.
  */
-import { BroadcastChannel } from 'node:worker_threads';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { closeAll, fixture, start } from '../support/scheduler.js';
 import { Gate } from '../support/gate.js';
+import { UnloadGate } from '../support/unload-gate.js';
 
 afterEach(closeAll);
 
@@ -47,14 +47,8 @@ describe('a GPU type with threads: 2', () => {
   });
 
   it('unloads the model in each thread before the batch ends and its lease returns', async () => {
-    const channel = new BroadcastChannel('vram-scheduler-test-unload');
-    const ran: number[] = [];
-    const unloading: number[] = [];
-    channel.onmessage = (event) => {
-      const data = (event as { data: { ran?: string; unloading?: number; thread?: number } }).data;
-      if (data.ran !== undefined) ran.push(data.thread!);
-      if (data.unloading !== undefined) unloading.push(data.unloading);
-    };
+    const gate = new UnloadGate();
+    const { ran, unloading } = gate;
     try {
       const s = await start({ types: { llm: { handler: fixture('unload-gated-handler.mjs'), vramGb: 4, threads: 2 } } });
       const ended: string[] = [];
@@ -62,19 +56,17 @@ describe('a GPU type with threads: 2', () => {
       const tasks = await Promise.all(['a', 'b'].map((tag) => s.submit('llm', { tag })));
       await vi.waitFor(() => expect(ran).toHaveLength(2)); // each thread holds one: both loaded the model
       expect(new Set(ran).size).toBe(2);
-      channel.postMessage({ release: 'run' });
+      gate.releaseRuns();
       for (const { id } of tasks) expect(await s.wait(id)).toMatchObject({ status: 'succeeded' });
       await vi.waitFor(() => expect(unloading).toHaveLength(2));
       expect(new Set(unloading)).toEqual(new Set(ran));
       expect(ended).toEqual([]); // both unloads still running: the copies still hold their VRAM (pools.test.ts: the wait for each thread)
       expect(s.snapshot().devices[0]!.reservedGb).toBe(8);
-      channel.postMessage({ release: 'unload' });
+      gate.releaseUnload();
       await vi.waitFor(() => expect(ended).toEqual(['drained']));
       expect(s.snapshot().devices[0]!.reservedGb).toBe(0);
     } finally {
-      channel.postMessage({ release: 'run' });
-      channel.postMessage({ release: 'unload' });
-      channel.close();
+      gate.close();
     }
   });
 });
