@@ -2,11 +2,11 @@
  * A pool's threads, fed through a board (see LaneBoard) instead of one Piscina task per task: the
  * free lane's threads (one task each at a time), or a GPU type's threads (`perThread` tasks at once
  * in each, its model loaded once per thread). Each thread has `perThread` seats on the board.
- * Claimed tasks are published ahead, those of one event-loop turn in one post on the lane's BroadcastChannel (their
- * bytes in shared memory: see lane-tasks.ts), and a thread with a free seat takes the next one for
- * itself: its next task never waits for the main thread, which may be busy committing. Piscina
- * hosts the threads: each runs one `serve` task for as long as it lives, started again when its
- * thread dies.
+ * Claimed tasks are published ahead, those of one event-loop turn in one post on the lane's
+ * BroadcastChannel (their bytes in shared memory: see lane-tasks.ts), and a thread with a free seat
+ * takes the next one for itself: its next task never waits for the main thread, which may be busy
+ * committing. Piscina hosts the threads: each runs one `serve` task for as long as it lives, started
+ * again when its thread dies.
  */
 import { BroadcastChannel } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
