@@ -61,7 +61,7 @@ export function takeSnapshot({ supervisor, devices, ledger, queues, typeNames, o
 export function liveBatches(supervisor: SnapshotSources['supervisor']): SchedulerSnapshot['batches'] {
   return Object.values(supervisor.children).map((child) => {
     const batch = child!.getSnapshot() as { value: unknown; context: BatchContext };
-    const { type, device, leaseMiB, inFlight, started } = batch.context;
-    return { type, device: device.id, vramGb: mibToGb(leaseMiB), running: inFlight, tasks: started, state: String(batch.value) };
+    const { type, device, tally } = batch.context;
+    return { type, device: device.id, vramGb: mibToGb(tally.leaseMiB), running: tally.inFlight, tasks: tally.started, state: String(batch.value) };
   });
 }

@@ -53,6 +53,8 @@ export interface TaskRan {
   loadMs?: number;
   /** How long the task ran in its thread, as the worker measured it (not its wait on the board). */
   runMs?: number;
+  /** Its outcome being committed (settles once it is, and told): its batch ends only after. */
+  recorded?: Promise<void>;
 }
 
 /**
@@ -97,7 +99,8 @@ export async function executeTask(deps: TaskRunDeps, { entry, device, claimed }:
   } finally {
     deps.controls.end(entry.id);
   }
-  deps.recorded(recordOutcome(deps.store, entry.id, outcome).then(deps.finished, (error: unknown) => deps.broken(entry, error)));
+  ran.recorded = recordOutcome(deps.store, entry.id, outcome).then(deps.finished, (error: unknown) => deps.broken(entry, error));
+  deps.recorded(ran.recorded);
   return ran;
 }
 

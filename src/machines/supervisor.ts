@@ -69,7 +69,7 @@ export function createSupervisor(deps: SupervisorDeps) {
         for (const [type, id] of Object.entries(context.batches)) {
           const batch = self.getSnapshot().children[id]?.getSnapshot() as { value: unknown; context: BatchContext } | undefined;
           // A warm batch with queued tasks is about to run them (TASKS_AVAILABLE below): not evictable.
-          if (batch?.value === 'warm' && deps.queues.depth(type) === 0) warm.push({ type, device: batch.context.device.index, mib: batch.context.leaseMiB, idleSince: batch.context.idleSince });
+          if (batch?.value === 'warm' && deps.queues.depth(type) === 0) warm.push({ type, device: batch.context.device.index, mib: batch.context.tally.leaseMiB, idleSince: batch.context.idleSince });
         }
         for (const type of deps.queues.waitingTypes()) {
           const typeConfig = deps.types.get(type);
@@ -220,7 +220,8 @@ function liveBatches(batches: Record<string, string>, children: Record<string, A
   return Object.values(batches).flatMap((id) => {
     const batch = children[id]?.getSnapshot() as { status: string; value: unknown; context: BatchContext } | undefined;
     if (batch?.status !== 'active') return [];
-    const { type, device, leaseMiB, bestRank, ending } = batch.context;
+    const { type, device } = batch.context;
+    const { leaseMiB, bestRank, ending } = batch.context.tally;
     const next = queues.head(type)?.entry;
     const idle = batch.value === 'warm' && next === undefined;
     const rank = idle ? Number.POSITIVE_INFINITY : Math.min(bestRank, next === undefined ? bestRank : PRIORITY_RANK[next.priority]);

@@ -14,7 +14,7 @@ import type { TaskRan } from '../actors/run-task.js';
 import type { FreeLane } from '../dispatch/free-lane.js';
 import type { TaskQueues } from '../dispatch/queues.js';
 import type { Device } from '../gpu/detect.js';
-import { seatFree, taskEnded, type BatchContext } from '../machines/batch.js';
+import { seatFree, type BatchContext } from '../machines/batch.js';
 import type { SupervisorMachine } from '../machines/supervisor.js';
 import { PRIORITY_RANK, type QueueEntry } from '../task.js';
 
@@ -61,7 +61,7 @@ export function batchTakesLater(deps: SubmitSeatDeps, type: string): boolean {
   const found = deps.isGpu(type) ? batchOf(deps, type) : undefined;
   if (!found || found.state.value !== 'running') return false;
   const { context } = found.state;
-  return context.ending === undefined && context.inFlight >= deps.inFlightLimit(type);
+  return context.tally.ending === undefined && context.tally.inFlight >= deps.inFlightLimit(type);
 }
 
 /** Takes a seat for `entry` if its lane has one now; the caller then adopts or gives it back. */
@@ -73,13 +73,13 @@ export function takeSubmitSeat(deps: SubmitSeatDeps, entry: QueueEntry): SubmitS
   }
   if (deps.queues.depth(entry.type) > 0) return undefined;
   const found = batchOf(deps, entry.type);
-  if (!found || !seatFree(found.state, entry.vramMiB, Date.now(), deps.othersWaitFor)) return undefined;
+  if (!found || !seatFree(found.state, entry.vramMiB, Date.now())) return undefined;
   const { batch, state } = found;
   batch.send({ type: 'SEAT_TAKEN', rank: PRIORITY_RANK[entry.priority] });
-  const done = (ran: TaskRan) => taskEnded(batch, ran);
+  const { tally } = state.context;
   const adopt = (running: Promise<TaskRan>) => {
-    void running.then(done, () => done({ replied: false }));
-    if ((batch.getSnapshot() as { context: BatchContext }).context.ending === 'preempted') deps.preempt(entry.id);
+    void running.then(tally.taskEnded, () => tally.taskEnded({ replied: false }));
+    if (tally.ending === 'preempted') deps.preempt(entry.id);
   };
   return { device: state.context.device, adopt, giveBack: () => batch.send({ type: 'SEAT_RETURNED' }) };
 }
