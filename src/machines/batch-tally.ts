@@ -85,7 +85,7 @@ export class BatchTally {
     for (const entry of taken) void this.deps.runTask({ entry, device: this.input.device }).then(this.taskEnded, () => this.taskEnded({ replied: false }));
   }
 
-  /** A task starts in this batch (taken by fill, or stored as running by a submit): it counts as in flight until its thread is free again. */
+  /** A task starts in this batch (taken by `take`, or stored as running by a submit): it counts as in flight until its thread is free again. */
   seatTaken(rank: number): void {
     this.inFlight++;
     this.started++;
