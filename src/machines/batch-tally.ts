@@ -8,6 +8,7 @@
  */
 import type { AnyActorRef } from 'xstate';
 import type { TaskRan } from '../actors/run-task.js';
+import { batchNeedMiB } from '../dispatch/batch-need.js';
 import { quantumSpent } from '../dispatch/quantum.js';
 import { PRIORITY_RANK, type QueueEntry } from '../task.js';
 import type { BatchDeps, BatchEndReason, BatchInput } from './batch.js';
@@ -38,9 +39,9 @@ export class BatchTally {
     this.leaseMiB = input.leaseMiB;
   }
 
-  /** The lease this batch needs to run a task needing `ownMiB` (0: the budget; see batchNeedMiB). */
+  /** The lease this batch needs to run a task needing `ownMiB` (0: the budget). */
   leaseFor(ownMiB: number): number {
-    return Math.max(this.input.budgetMiB, this.input.threads * ownMiB);
+    return batchNeedMiB(this.input, ownMiB);
   }
 
   /** Whether the batch yields now: its quantum is spent and another type waits for its device's VRAM. */
@@ -128,9 +129,10 @@ export class BatchTally {
     // Only a task its worker answered proves the model loaded: the quantum counts from there.
     if (ran.replied) this.readySince ??= Date.now();
     if (ran.loadMs !== undefined && ran.loadMs > this.loadMs) this.loadMs = ran.loadMs;
-    if (this.inFlight === 0 && this.leaseMiB > this.input.budgetMiB) {
-      this.deps.ledger.resize(this.input.lease, this.input.budgetMiB);
-      this.leaseMiB = this.input.budgetMiB;
+    const budgetMiB = this.leaseFor(0);
+    if (this.inFlight === 0 && this.leaseMiB > budgetMiB) {
+      this.deps.ledger.resize(this.input.lease, budgetMiB);
+      this.leaseMiB = budgetMiB;
     }
   }
 }

@@ -43,8 +43,8 @@ export interface BatchInput {
   lease: number;
   /** What the lease holds now: the type's budget, or more when the first task overrides it. */
   leaseMiB: number;
-  /** The type's budget, once per thread: the lease never shrinks below it while the batch lives. */
-  budgetMiB: number;
+  /** The type's budget, for one copy of the model: the lease never shrinks below it once per thread while the batch lives. */
+  vramMiB: number;
   /** The type's threads, each with a copy of the model: a task that needs more than the budget needs it in each. */
   threads: number;
   /** Tasks it runs at once: its threads × the type's concurrency. */

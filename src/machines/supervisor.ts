@@ -127,7 +127,7 @@ export function createSupervisor(deps: SupervisorDeps) {
               device,
               lease,
               leaseMiB: decision.mib,
-              budgetMiB: batchNeedMiB(type, 0),
+              vramMiB: type.vramMiB,
               threads: type.threads,
               seats: batchSeats(type),
               quantumMs: deps.scheduling.quantumMs,

@@ -33,7 +33,6 @@ export interface SubmitSeatDeps {
   freeLaneThreads: number;
   supervisor: Actor<SupervisorMachine>;
   isGpu(type: string): boolean;
-  othersWaitFor(type: string, device: number): boolean;
   /** Asks a running task to stop for preemption (it goes back in line). */
   preempt(id: string): void;
   /** Tasks a batch of `type` may hold claimed or running at once. */

@@ -86,6 +86,8 @@ export function wire(
   // Each type claims ahead on its own run times: a quick free type must not get a slow one claimed far ahead.
   const claims = new Map([...config.types.values()].map((t) => [t.name, new ClaimAhead(t.gpu ? batchSeats(t) : config.freeLaneThreads)]));
   const claimAhead = (type: string) => claims.get(type)!;
+  /** Tasks a lane may hold claimed or running at once when the next is of `type`. */
+  const inFlightLimit = (type: string) => claimAhead(type).limit;
   const run: TaskRunDeps = {
     store,
     claimAhead,
@@ -108,7 +110,7 @@ export function wire(
   const freeLane = new FreeLane({
     queues,
     startable: () => (needRam ? freeTypes.filter((t) => hasFreeRam(t.ramGb)).map((t) => t.name) : freeTypeNames),
-    capacity: (type) => claimAhead(type).limit,
+    capacity: inFlightLimit,
     run: (entry) => runTask({ entry, device: undefined }),
     settled: () => hooks.checkIdle(),
   });
@@ -118,7 +120,7 @@ export function wire(
     ledger,
     runTask,
     unload: (type) => pools.unload(type),
-    inFlightLimit: (type) => claimAhead(type).limit,
+    inFlightLimit,
     wentWarm: () => {
       queueMicrotask(() => hooks.checkIdle()); // once the batch's snapshot says warm
       hooks.wake(); // a type waiting for VRAM may now evict it
@@ -149,9 +151,8 @@ export function wire(
     freeLaneThreads: config.freeLaneThreads,
     supervisor,
     isGpu: (type: string) => config.types.get(type)!.gpu,
-    othersWaitFor: othersWait,
     preempt: (id: string) => void controls.stop(id, 'preempted'),
-    inFlightLimit: (type: string) => claimAhead(type).limit,
+    inFlightLimit,
   };
   return { controls, ledger, pools, freeLane, runTask, takeSeat: (entry) => takeSubmitSeat(seats, entry), takenLater: (type) => batchTakesLater(seats, type), supervisor };
 }

@@ -143,7 +143,7 @@ export class LaneThreads {
   private serve(thread: number): void {
     const { pool, perThread, threads, channel } = this.options;
     const firstSeat = thread * perThread;
-    const message: ServeMessage = { op: 'serve', firstSeat, seats: perThread, lanes: this.seats, board: this.board.buffer, channel };
+    const message: ServeMessage = { firstSeat, seats: perThread, lanes: this.seats, board: this.board.buffer, channel };
     if (this.options.quickMs !== undefined) message.quickMs = this.options.quickMs;
     const started = this.board.threadOf(firstSeat);
     pool.run(message).catch((error: unknown) => {

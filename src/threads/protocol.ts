@@ -32,7 +32,6 @@ export interface RunMessage {
  * board seats `firstSeat` … `firstSeat + seats - 1` (one task each).
  */
 export interface ServeMessage {
-  op: 'serve';
   firstSeat: number;
   seats: number;
   /** Seats on the board, all threads together. */
